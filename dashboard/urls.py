@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("sandbox/", include("tasks_ui.sandbox.urls")),
+    path("", include("tasks_ui.urls")),
+]

@@ -1,0 +1,212 @@
+"""Pages of the dashboard. Each view authorises, validates, makes one service call and responds."""
+
+import json
+import logging
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.forms.utils import ErrorList
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from . import client as api
+from . import selectors, services
+from .forms import EXAMPLE_SCHEMA, RUN_ID_METADATA_KEY, USER_METADATA_PAIRS, ComposeForm
+from .models import Membership, Run
+from .payloads import build_task_request, form_field_for_error_location, form_initial_from_request, mask_secrets
+
+logger = logging.getLogger(__name__)
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _membership(request: HtmxHttpRequest) -> Membership:
+    return services.membership_for_user(user=request.user)
+
+
+def _launcher(request: HtmxHttpRequest) -> Membership:
+    membership = _membership(request)
+    if not membership.can_launch:
+        raise PermissionDenied("Viewers cannot launch or stop tasks.")
+    return membership
+
+
+def _run_for_user(request: HtmxHttpRequest, run_id) -> Run:
+    run = selectors.run_get(team=_membership(request).team, run_id=run_id)
+    if run is None:
+        raise Http404("No such run in this team.")
+    return run
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def history(request: HtmxHttpRequest):
+    membership = _membership(request)
+    mine = request.GET.get("mine") == "1"
+    page = selectors.run_page(
+        team=membership.team, page_number=request.GET.get("page"), launched_by=request.user if mine else None
+    )
+    services.runs_refresh(runs=[run for run in page if not run.is_settled])
+
+    context = {
+        "page": page,
+        "mine": mine,
+        "polling": any(not run.is_settled for run in page),
+        "membership": membership,
+    }
+    template = "tasks_ui/history.html#run-list" if request.htmx else "tasks_ui/history.html"
+    return render(request, template, context)
+
+
+def _compose_context(form: ComposeForm, membership: Membership, **extra) -> dict:
+    return {
+        "form": form,
+        "membership": membership,
+        "open_sections": form.sections_with_errors(),
+        "metadata_free": USER_METADATA_PAIRS,
+        "reserved_key": RUN_ID_METADATA_KEY,
+        "example_schema": json.dumps(EXAMPLE_SCHEMA, indent=2),
+        **extra,
+    }
+
+
+def _apply_launch_error(form: ComposeForm, error: api.ApiError) -> None:
+    """Put an API rejection on the form: a 422 on the fields its `loc` names, anything else on top."""
+    if not isinstance(error, api.ApiValidationError) or not error.errors:
+        form.add_error(None, error.message)
+        return
+    for item in error.errors:
+        field = form_field_for_error_location(item.get("loc") or [])
+        message = f"The API rejected this: {item.get('msg', 'invalid value')}."
+        if field in ("metadata", "secrets"):
+            formset = getattr(form, field)
+            formset._non_form_errors = ErrorList([*formset.non_form_errors(), message])
+        elif field:
+            form.add_error(field, message)
+        else:
+            form.add_error(None, f"The API rejected the request: {item.get('msg', 'invalid value')}.")
+
+
+@require_http_methods(["GET", "POST"])
+def compose(request: HtmxHttpRequest):
+    membership = _launcher(request)
+    if request.method == "GET":
+        initial, metadata = {}, {}
+        if source := request.GET.get("from"):
+            run = selectors.run_get(team=membership.team, run_id=source) if _is_uuid(source) else None
+            if run is not None:
+                initial, metadata = form_initial_from_request(run.request)
+        if session_id := request.GET.get("session"):
+            initial["session_id"] = session_id
+        form = ComposeForm(initial=initial, metadata=metadata)
+        return render(request, "tasks_ui/compose.html", _compose_context(form, membership))
+
+    form = ComposeForm(request.POST)
+    if form.is_valid():
+        body = build_task_request(form.task.cleaned_data, form.metadata.pairs(), {})
+        try:
+            run = services.run_launch(team=membership.team, user=request.user, body=body, secrets=form.secrets.pairs())
+        except services.LaunchFailed as failure:
+            if failure.error.outcome_unknown:
+                messages.warning(
+                    request,
+                    f"{failure.error.message} The task may or may not have started; the dashboard is looking "
+                    "for it by its run id. Do not launch it again until this run shows its outcome.",
+                )
+                return redirect("tasks_ui:run-detail", run_id=failure.run.pk)
+            _apply_launch_error(form, failure.error)
+        else:
+            messages.success(request, "Task launched.")
+            return redirect("tasks_ui:run-detail", run_id=run.pk)
+
+    context = _compose_context(form, membership, preview=_preview_body(form))
+    return render(request, "tasks_ui/compose.html", context)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _preview_body(form: ComposeForm) -> str:
+    """Return the masked request body as JSON, built from the fields that are valid so far."""
+    data = getattr(form.task, "cleaned_data", {})
+    metadata = form.metadata.pairs() if form.metadata.is_valid() else {}
+    secrets = form.secrets.pairs() if form.secrets.is_valid() else {}
+    body = build_task_request({"task": data.get("task", ""), **data}, metadata, secrets)
+    body["metadata"] = {**body.get("metadata", {}), RUN_ID_METADATA_KEY: "(assigned at launch)"}
+    return json.dumps(mask_secrets(body), indent=2, ensure_ascii=False)
+
+
+@require_POST
+def compose_preview(request: HtmxHttpRequest):
+    membership = _launcher(request)
+    form = ComposeForm(request.POST)
+    form.is_valid()
+    context = {"preview": _preview_body(form), "preview_errors": form.has_errors, "membership": membership}
+    return render(request, "tasks_ui/compose.html#payload-preview", context)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def run_detail(request: HtmxHttpRequest, run_id):
+    membership = _membership(request)
+    run = _run_for_user(request, run_id)
+    run = services.run_refresh(run=run, full=True)
+
+    context = {
+        "run": run,
+        "membership": membership,
+        "request_json": json.dumps(run.request, indent=2, ensure_ascii=False),
+        "output": selectors.run_output(run),
+        "judgement": selectors.run_judgement(run),
+        "steps": selectors.run_steps(run),
+        "view": run.snapshot or {},
+    }
+    template = "tasks_ui/run_detail.html#run-live" if request.htmx else "tasks_ui/run_detail.html"
+    return render(request, template, context)
+
+
+@require_POST
+def run_stop(request: HtmxHttpRequest, run_id):
+    _launcher(request)
+    run = _run_for_user(request, run_id)
+    with_session = request.POST.get("with_session") == "1"
+    try:
+        run = services.run_stop(run=run, with_session=with_session)
+    except services.RunActionFailed as failure:
+        messages.error(request, failure.message)
+    else:
+        messages.success(request, f"The task is {run.status}." + (" Its session was stopped too." if with_session else ""))
+    return redirect("tasks_ui:run-detail", run_id=run.pk)
+
+
+@require_GET
+def run_output_file(request: HtmxHttpRequest, run_id, file_id):
+    run = _run_for_user(request, run_id)
+    try:
+        url = services.run_output_file_url(run=run, file_id=str(file_id))
+    except services.RunActionFailed as failure:
+        messages.error(request, failure.message)
+        return redirect("tasks_ui:run-detail", run_id=run.pk)
+    return HttpResponseRedirect(url)
+
+
+@require_GET
+def run_logs(request: HtmxHttpRequest, run_id):
+    run = _run_for_user(request, run_id)
+    try:
+        url = services.run_logs_url(run=run)
+    except services.RunActionFailed as failure:
+        messages.error(request, failure.message)
+        return redirect("tasks_ui:run-detail", run_id=run.pk)
+    return HttpResponseRedirect(url)
