@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",
     "django_htmx",
     "django_tasks_db",
     "tasks_ui",
@@ -80,6 +81,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "dashboard.urls"
+FORM_RENDERER = "tasks_ui.forms.DashboardFormRenderer"
 WSGI_APPLICATION = "dashboard.wsgi.application"
 
 TEMPLATES = [

@@ -7,6 +7,7 @@ import uuid
 import jsonschema
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.renderers import TemplatesSetting
 
 from .api_enums import PROXY_COUNTRIES, SUPPORTED_LLMS
 
@@ -89,6 +90,7 @@ class ProxyCountryField(forms.ChoiceField):
 
 
 class MetadataRowForm(forms.Form):
+    use_required_attribute = False
     key = forms.CharField(required=False, max_length=100, widget=forms.TextInput(attrs={"placeholder": "key"}))
     value = forms.CharField(
         required=False, max_length=1000, strip=False, widget=forms.TextInput(attrs={"placeholder": "value"})
@@ -334,8 +336,20 @@ class TaskForm(forms.Form):
             self.add_error("skill_ids", "Choose “These skills” to send the listed skill IDs, or clear them.")
         return data
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
     def sections_with_errors(self) -> set[str]:
         return {section for section, names in self.SECTIONS.items() if any(name in self.errors for name in names)}
+
+    def sections_with_values(self) -> set[str]:
+        """Return the sections where a field differs from its default, as typed or as pre-filled."""
+        if self.is_bound:
+            changed = set(self.changed_data)
+        else:
+            changed = {name for name, value in self.initial.items() if value not in (None, "", False) and value != self.fields[name].initial}
+        return {section for section, names in self.SECTIONS.items() if changed & set(names)}
 
 
 class ComposeForm:
@@ -366,6 +380,21 @@ class ComposeForm:
             sections.add("security")
         return sections
 
+    def open_sections(self) -> set[str]:
+        """Return the collapsible sections to show open: those holding an error or a non-default value."""
+        sections = self.sections_with_errors() | self.task.sections_with_values()
+        if self.metadata.has_changed() or (not self.metadata.is_bound and self.metadata.initial):
+            sections.add("metadata")
+        if self.secrets.is_bound and self.secrets.has_changed():
+            sections.add("security")
+        return sections
+
     @property
     def has_errors(self) -> bool:
         return self.task.is_bound and bool(self.sections_with_errors() or self.task.non_field_errors())
+
+
+class DashboardFormRenderer(TemplatesSetting):
+    """Render every field through templates/tasks_ui/field.html (see FORM_RENDERER)."""
+
+    field_template_name = "tasks_ui/field.html"

@@ -187,7 +187,7 @@ def _make_output(task: SandboxTask) -> str:
     return f"Done. The simulated agent completed: {task.request['task'][:200]}"
 
 
-def example_for_schema(node: dict, root: dict, seed: int, depth: int = 0):
+def example_for_schema(node: dict, root: dict, seed: int, depth: int = 0, name: str = ""):
     """Build a value that validates against the JSON Schema `node` (enough of the keywords for task outputs)."""
     if depth > 8 or not isinstance(node, dict):
         return None
@@ -195,7 +195,7 @@ def example_for_schema(node: dict, root: dict, seed: int, depth: int = 0):
         target = root
         for part in node["$ref"][2:].split("/"):
             target = target.get(part, {}) if isinstance(target, dict) else {}
-        return example_for_schema(target, root, seed, depth + 1)
+        return example_for_schema(target, root, seed, depth + 1, name)
     if "const" in node:
         return node["const"]
     if node.get("enum"):
@@ -203,18 +203,20 @@ def example_for_schema(node: dict, root: dict, seed: int, depth: int = 0):
     for combinator in ("anyOf", "oneOf", "allOf"):
         if node.get(combinator):
             options = [option for option in node[combinator] if option.get("type") != "null"] or node[combinator]
-            return example_for_schema(options[0], root, seed, depth + 1)
+            return example_for_schema(options[0], root, seed, depth + 1, name)
 
     kind = node.get("type", "object" if "properties" in node else "string")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
         properties = node.get("properties", {})
-        return {name: example_for_schema(sub, root, seed + i, depth + 1) for i, (name, sub) in enumerate(properties.items())}
+        return {
+            key: example_for_schema(sub, root, seed + i, depth + 1, key) for i, (key, sub) in enumerate(properties.items())
+        }
     if kind == "array":
         count = max(node.get("minItems", 2), 1)
         count = min(count, node.get("maxItems", count))
-        return [example_for_schema(node.get("items", {}), root, seed + i, depth + 1) for i in range(count)]
+        return [example_for_schema(node.get("items", {}), root, seed + i, depth + 1, name) for i in range(count)]
     if kind == "integer":
         low = node.get("minimum", 1)
         high = node.get("maximum", low + 100)
@@ -226,12 +228,12 @@ def example_for_schema(node: dict, root: dict, seed: int, depth: int = 0):
         return seed % 2 == 0
     if kind == "null":
         return None
-    return _example_string(node, seed)
+    return _example_string(node, seed, name)
 
 
-def _example_string(node: dict, seed: int) -> str:
+def _example_string(node: dict, seed: int, name: str) -> str:
     fmt = node.get("format")
-    if fmt in ("uri", "url"):
+    if fmt in ("uri", "url") or "url" in name.lower() or "link" in name.lower():
         return f"https://example.com/item/{seed % 1000}"
     if fmt == "email":
         return f"person{seed % 100}@example.com"
@@ -239,7 +241,8 @@ def _example_string(node: dict, seed: int) -> str:
         return "2026-12-04"
     if fmt == "date-time":
         return "2026-12-04T12:00:00Z"
-    text = f"Sample {node.get('title') or node.get('description') or 'value'} {seed % 100}"
+    label = node.get("title") or name.replace("_", " ") or "value"
+    text = f"Sample {label} {seed % 100}"
     min_length, max_length = node.get("minLength", 0), node.get("maxLength")
     text = text.ljust(min_length, "x")
     return text[:max_length] if max_length else text

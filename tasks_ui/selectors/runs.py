@@ -5,7 +5,7 @@ import json
 import jsonschema
 from django.core.paginator import Page, Paginator
 
-from .models import Run, Team
+from tasks_ui.models import Run, Team
 
 HISTORY_PAGE_SIZE = 25
 # Columns the history list shows; the large JSON and text columns stay out of its query.

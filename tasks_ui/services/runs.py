@@ -10,15 +10,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import client as api
-from .forms import RUN_ID_METADATA_KEY
-from .models import LAUNCHING, REJECTED, TERMINAL_STATUSES, UNKNOWN, Membership, Run, Team
-from .payloads import mask_secrets, with_run_id
+from tasks_ui import client as api
+from tasks_ui.forms import RUN_ID_METADATA_KEY
+from tasks_ui.models import LAUNCHING, REJECTED, TERMINAL_STATUSES, UNKNOWN, Run, Team
+from tasks_ui.payloads import mask_secrets, with_run_id
 
 logger = logging.getLogger(__name__)
 
@@ -44,16 +43,6 @@ class RunActionFailed(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-def membership_for_user(*, user) -> Membership:
-    """Return the user's current membership, creating a personal team on first use."""
-    membership = user.memberships.select_related("team").order_by("joined_at").first()
-    if membership:
-        return membership
-    with transaction.atomic():
-        team = Team.objects.create(name=f"{user.get_username()}'s team")
-        return Membership.objects.create(team=team, user=user, role=Membership.OWNER)
 
 
 def _update(run: Run, **fields) -> None:

@@ -13,11 +13,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from . import client as api
-from . import selectors, services
-from .forms import EXAMPLE_SCHEMA, RUN_ID_METADATA_KEY, USER_METADATA_PAIRS, ComposeForm
-from .models import Membership, Run
-from .payloads import build_task_request, form_field_for_error_location, form_initial_from_request, mask_secrets
+from tasks_ui import client as api
+from tasks_ui.forms import EXAMPLE_SCHEMA, RUN_ID_METADATA_KEY, USER_METADATA_PAIRS, ComposeForm
+from tasks_ui.models import Membership, Run
+from tasks_ui.payloads import build_task_request, form_field_for_error_location, form_initial_from_request, mask_secrets
+from tasks_ui.selectors import runs as selectors
+from tasks_ui.services import runs as services
+from tasks_ui.services.teams import membership_for_user
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def _membership(request: HtmxHttpRequest) -> Membership:
-    return services.membership_for_user(user=request.user)
+    return membership_for_user(user=request.user)
 
 
 def _launcher(request: HtmxHttpRequest) -> Membership:
@@ -68,7 +70,8 @@ def _compose_context(form: ComposeForm, membership: Membership, **extra) -> dict
     return {
         "form": form,
         "membership": membership,
-        "open_sections": form.sections_with_errors(),
+        "open_sections": form.open_sections(),
+        "error_sections": form.sections_with_errors(),
         "metadata_free": USER_METADATA_PAIRS,
         "reserved_key": RUN_ID_METADATA_KEY,
         "example_schema": json.dumps(EXAMPLE_SCHEMA, indent=2),
