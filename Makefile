@@ -44,7 +44,7 @@ test: install-test
 
 check-deploy: install
 	DASHBOARD_ENV=production SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
-	  ALLOWED_HOSTS=dashboard.example.com $(PY) manage.py check --deploy --fail-level WARNING
+	  ALLOWED_HOSTS=dashboard.example.com FIELD_ENCRYPTION_KEYS=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(32))") $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

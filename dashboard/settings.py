@@ -45,6 +45,17 @@ if PRODUCTION:
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="") or _development_secret_key()
 
+# Keys for encrypted model fields (team API keys, stored secrets), newest first: the first encrypts, all
+# decrypt, so a key is rotated by putting a new one in front. The derived keys also depend on SECRET_KEY
+# (and SECRET_KEY_FALLBACKS), so rotate that one the same way.
+SALT_KEY = env.list("FIELD_ENCRYPTION_KEYS", default=[] if PRODUCTION else ["development-only-field-key"])
+if not SALT_KEY:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEYS must hold at least one random value when DASHBOARD_ENV=production; it encrypts API keys "
+        "and secrets at rest."
+    )
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the dashboard's host names when DASHBOARD_ENV=production.")

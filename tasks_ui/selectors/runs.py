@@ -24,7 +24,7 @@ def run_page(*, team: Team, page_number, launched_by=None) -> Page:
 
 def run_get(*, team: Team, run_id) -> Run | None:
     """Return the team's run with this id, or None, so that another team's run looks like a missing one."""
-    return Run.objects.filter(team=team, pk=run_id).select_related("launched_by").first()
+    return Run.objects.filter(team=team, pk=run_id).select_related("launched_by", "team").first()
 
 
 def run_output(run: Run) -> dict:

@@ -18,6 +18,7 @@ from tasks_ui import client as api
 from tasks_ui.forms import RUN_ID_METADATA_KEY
 from tasks_ui.models import LAUNCHING, REJECTED, TERMINAL_STATUSES, UNKNOWN, Run, Team
 from tasks_ui.payloads import mask_secrets, with_run_id
+from tasks_ui.services.teams import client_for_team
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def run_launch(*, team: Team, user, body: dict, secrets: dict[str, str], api_cli
     request = with_run_id({**body, **({"secrets": secrets} if secrets else {})}, str(run.pk))
 
     try:
-        created = (api_client or api.get_client()).create_task(request)
+        created = (api_client or client_for_team(team)).create_task(request)
     except api.ApiError as error:
         _log_api_error("Launch", run, error)
         if error.outcome_unknown:
@@ -164,7 +165,7 @@ def run_refresh(*, run: Run, full: bool = False, api_client=None) -> Run:
     if not _claim(run, now):
         return run
 
-    client = api_client or api.get_client()
+    client = api_client or client_for_team(run.team)
     try:
         if run.status == UNKNOWN:
             _reconcile(run, client)
@@ -179,13 +180,13 @@ def run_refresh(*, run: Run, full: bool = False, api_client=None) -> Run:
     return run
 
 
-def runs_refresh(*, runs: list[Run], api_client=None) -> None:
-    """Refresh every unsettled run of a page; each run is read at most once per interval."""
+def runs_refresh(*, team: Team, runs: list[Run], api_client=None) -> None:
+    """Refresh the team's unsettled runs of a page; each run is read at most once per interval."""
     client = None
     for run in runs:
-        if run.is_settled and (run.snapshot is not None or not run.task_id):
+        if run.is_settled:
             continue
-        client = client or api_client or api.get_client()
+        client = client or api_client or client_for_team(team)
         run_refresh(run=run, api_client=client)
 
 
@@ -216,7 +217,7 @@ def run_stop(*, run: Run, with_session: bool = False, api_client=None) -> Run:
     """
     if not run.task_id:
         raise RunActionFailed("This run has no task at the API to stop.")
-    client = api_client or api.get_client()
+    client = api_client or client_for_team(run.team)
     action = "stop_task_and_session" if with_session else "stop"
     try:
         view = client.update_task(str(run.task_id), action)
@@ -237,7 +238,7 @@ def run_stop(*, run: Run, with_session: bool = False, api_client=None) -> Run:
 def run_output_file_url(*, run: Run, file_id: str, api_client=None) -> str:
     """Return a fresh download link for one of the run's output files; links expire within minutes."""
     try:
-        return (api_client or api.get_client()).get_output_file(str(run.task_id), file_id)["downloadUrl"]
+        return (api_client or client_for_team(run.team)).get_output_file(str(run.task_id), file_id)["downloadUrl"]
     except api.ApiError as error:
         _log_api_error("Output file link", run, error)
         raise RunActionFailed(f"The file link could not be fetched: {error.message}") from error
@@ -245,7 +246,7 @@ def run_output_file_url(*, run: Run, file_id: str, api_client=None) -> str:
 
 def run_logs_url(*, run: Run, api_client=None) -> str:
     try:
-        return (api_client or api.get_client()).get_task_logs(str(run.task_id))["downloadUrl"]
+        return (api_client or client_for_team(run.team)).get_task_logs(str(run.task_id))["downloadUrl"]
     except api.ApiError as error:
         _log_api_error("Logs link", run, error)
         raise RunActionFailed(f"The logs link could not be fetched: {error.message}") from error

@@ -54,7 +54,7 @@ def history(request: HtmxHttpRequest):
     page = selectors.run_page(
         team=membership.team, page_number=request.GET.get("page"), launched_by=request.user if mine else None
     )
-    services.runs_refresh(runs=[run for run in page if not run.is_settled])
+    services.runs_refresh(team=membership.team, runs=list(page))
 
     context = {
         "page": page,
