@@ -6,6 +6,7 @@ that make a deployment refuse to start when it is misconfigured.
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "django.forms",
     "django_htmx",
     "django_tasks_db",
+    "axes",
     "tasks_ui",
     "tasks_ui.sandbox",
 ]
@@ -89,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks, so it sees the outcome of every login attempt.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -130,6 +134,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling by django-axes: after 5 failed passwords for one username from one address, that pair
+# is locked out for 15 minutes; a successful login resets the count.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+AXES_VERBOSE = False
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tasks_ui:history"
 LOGOUT_REDIRECT_URL = "login"
@@ -197,6 +214,8 @@ STATUS_REFRESH_SECONDS = env.float("STATUS_REFRESH_SECONDS", default=2.0)
 SANDBOX_API_KEY = "bu_sandbox"
 # Seconds the sandbox takes per simulated agent step.
 SANDBOX_STEP_SECONDS = env.float("SANDBOX_STEP_SECONDS", default=1.5)
+# Active sessions the sandbox allows at once before it answers the API's capacity 429.
+SANDBOX_CONCURRENT_SESSION_LIMIT = env.int("SANDBOX_CONCURRENT_SESSION_LIMIT", default=25)
 
 LOGGING = {
     "version": 1,

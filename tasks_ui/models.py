@@ -81,6 +81,8 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=ROLES, default=MEMBER)
     joined_at = models.DateTimeField(auto_now_add=True)
+    # The team a user switched to last is their current team.
+    selected_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "user"], name="unique_team_member")]
@@ -90,7 +92,17 @@ class Membership(models.Model):
 
     @property
     def can_launch(self) -> bool:
+        """Launch, stop and save templates: everyone but viewers."""
         return self.role != self.VIEWER
+
+    @property
+    def can_manage(self) -> bool:
+        """Manage members, invitations and team settings, and read the audit log."""
+        return self.role in (self.OWNER, self.ADMIN)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == self.OWNER
 
 
 class Run(models.Model):

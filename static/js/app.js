@@ -47,3 +47,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("compose-form");
   if (form) syncSessionSettings(form);
 });
+
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select[data-autosubmit]")) event.target.form.requestSubmit();
+});

@@ -15,11 +15,17 @@ HISTORY_COLUMNS = (
 )
 
 
-def run_page(*, team: Team, page_number, launched_by=None) -> Page:
+def run_page(*, team: Team, page_number, launched_by_id: int | None = None) -> Page:
+    """Return one page of the team's runs, newest first, optionally only those one person launched."""
     runs = Run.objects.filter(team=team).select_related("launched_by").only(*HISTORY_COLUMNS).order_by("-launched_at")
-    if launched_by is not None:
-        runs = runs.filter(launched_by=launched_by)
+    if launched_by_id is not None:
+        runs = runs.filter(launched_by_id=launched_by_id)
     return Paginator(runs, HISTORY_PAGE_SIZE).get_page(page_number)
+
+
+def team_launchers(*, team: Team) -> list:
+    """Return the team's current members, for the history's "launched by" filter."""
+    return [membership.user for membership in team.memberships.select_related("user").order_by("user__username")]
 
 
 def run_get(*, team: Team, run_id) -> Run | None:

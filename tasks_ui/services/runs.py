@@ -18,6 +18,7 @@ from tasks_ui import client as api
 from tasks_ui.forms import RUN_ID_METADATA_KEY
 from tasks_ui.models import LAUNCHING, REJECTED, TERMINAL_STATUSES, UNKNOWN, Run, Team
 from tasks_ui.payloads import mask_secrets, with_run_id
+from tasks_ui.services.audit import audit
 from tasks_ui.services.teams import client_for_team
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def run_launch(*, team: Team, user, body: dict, secrets: dict[str, str], api_cli
 
     _update(run, task_id=created.get("id"), session_id=created.get("sessionId"), status="created", polled_at=timezone.now())
     logger.info("Launched run %s as task %s", run.pk, run.task_id)
+    audit(team=team, actor=user, action="run.launched", target=run.pk)
     return run
 
 
@@ -210,7 +212,7 @@ def _reconcile(run: Run, client: api.BrowserUseClient) -> None:
     )
 
 
-def run_stop(*, run: Run, with_session: bool = False, api_client=None) -> Run:
+def run_stop(*, run: Run, actor=None, with_session: bool = False, api_client=None) -> Run:
     """Stop the run's task (and its session with `with_session`). Safe to repeat.
 
     After an error the status is read again, so a task that did stop, or had already ended, shows as such.
@@ -232,6 +234,7 @@ def run_stop(*, run: Run, with_session: bool = False, api_client=None) -> Run:
         return run
     _apply_task_view(run, view, full=True)
     logger.info("Stopped run %s (task %s) with action %s", run.pk, run.task_id, action)
+    audit(team=run.team, actor=actor, action="run.stopped", target=run.pk, with_session=with_session)
     return run
 
 

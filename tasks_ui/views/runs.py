@@ -51,19 +51,28 @@ def _run_for_user(request: HtmxHttpRequest, run_id) -> Run:
 def history(request: HtmxHttpRequest):
     membership = _membership(request)
     mine = request.GET.get("mine") == "1"
-    page = selectors.run_page(
-        team=membership.team, page_number=request.GET.get("page"), launched_by=request.user if mine else None
-    )
+    launcher_id = request.user.pk if mine else _int_or_none(request.GET.get("by"))
+    page = selectors.run_page(team=membership.team, page_number=request.GET.get("page"), launched_by_id=launcher_id)
     services.runs_refresh(team=membership.team, runs=list(page))
 
     context = {
         "page": page,
         "mine": mine,
+        "launcher_id": launcher_id,
+        "launchers": [] if request.htmx else selectors.team_launchers(team=membership.team),
+        "filter_query": "mine=1" if mine else (f"by={launcher_id}" if launcher_id else ""),
         "polling": any(not run.is_settled for run in page),
         "membership": membership,
     }
     template = "tasks_ui/history.html#run-list" if request.htmx else "tasks_ui/history.html"
     return render(request, template, context)
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _compose_context(form: ComposeForm, membership: Membership, **extra) -> dict:
@@ -185,7 +194,7 @@ def run_stop(request: HtmxHttpRequest, run_id):
     run = _run_for_user(request, run_id)
     with_session = request.POST.get("with_session") == "1"
     try:
-        run = services.run_stop(run=run, with_session=with_session)
+        run = services.run_stop(run=run, actor=request.user, with_session=with_session)
     except services.RunActionFailed as failure:
         messages.error(request, failure.message)
     else:
