@@ -26,6 +26,15 @@ PASSWORD = "a-long-test-password-1"
 # run there; test bodies still run strictly in sequence, so the check is switched off for the suite.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+@pytest.fixture(scope="session", autouse=True)
+def short_lived_connections():
+    """Close each thread's connection after its request: persistent connections of the live server's threads
+    would keep the PostgreSQL test database busy when it is dropped."""
+    from django.conf import settings
+
+    for database in settings.DATABASES.values():
+        database["CONN_MAX_AGE"] = 0
+
 
 @pytest.fixture(autouse=True)
 def sandbox_settings(settings):

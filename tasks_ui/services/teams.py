@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from tasks_ui import client as api
@@ -27,9 +28,8 @@ def membership_for_user(*, user) -> Membership:
 
     It is read on every request, so a removed member loses access on their next request.
     """
-    membership = (
-        user.memberships.select_related("team").order_by("-selected_at", "joined_at").first()
-    )
+    latest_first = F("selected_at").desc(nulls_last=True)
+    membership = user.memberships.select_related("team").order_by(latest_first, "joined_at").first()
     if membership:
         return membership
     with transaction.atomic():
