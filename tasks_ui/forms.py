@@ -160,11 +160,15 @@ class _RowFormSet(forms.BaseFormSet):
 class MetadataFormSet(_RowFormSet):
     key_field = "key"
     duplicate_message = "The key “{key}” is used twice."
+    default_error_messages = {
+        "too_many_forms": "Enter at most %(num)d metadata pairs: the API allows 10, and the dashboard uses one for its run id.",
+    }
 
 
 class SecretFormSet(_RowFormSet):
     key_field = "domain"
     duplicate_message = "The domain “{key}” has two credentials; keep one."
+    default_error_messages = {"too_many_forms": "Enter at most %(num)d secrets."}
 
 
 MetadataRows = forms.formset_factory(
@@ -357,6 +361,8 @@ class ComposeForm:
 
     prefix_metadata = "metadata"
     prefix_secrets = "secrets"
+    # Set when the API refused a launch because every concurrent session is busy.
+    capacity_full = False
 
     def __init__(self, data=None, *, initial: dict | None = None, metadata: dict | None = None):
         self.task = TaskForm(data, initial=initial)

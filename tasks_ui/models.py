@@ -12,9 +12,11 @@ LAUNCHING = "launching"
 UNKNOWN = "unknown"
 # The API rejected the create call, so no task exists.
 REJECTED = "rejected"
-LOCAL_STATUSES = frozenset({LAUNCHING, UNKNOWN, REJECTED})
+# The outcome was unknown, and no task with the run's id turned up at the API afterwards.
+NOT_STARTED = "not_started"
+LOCAL_STATUSES = frozenset({LAUNCHING, UNKNOWN, REJECTED, NOT_STARTED})
 # Runs in these states no longer change, so nothing polls them.
-SETTLED_STATUSES = TERMINAL_STATUSES | {REJECTED}
+SETTLED_STATUSES = TERMINAL_STATUSES | {REJECTED, NOT_STARTED}
 
 
 class Team(models.Model):

@@ -6,17 +6,19 @@ tabs, or a stop during a refresh) never write back each other's stale fields.
 """
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from tasks_ui import client as api
 from tasks_ui.forms import RUN_ID_METADATA_KEY
-from tasks_ui.models import LAUNCHING, REJECTED, TERMINAL_STATUSES, UNKNOWN, Run, Team
+from tasks_ui.models import LAUNCHING, NOT_STARTED, REJECTED, TERMINAL_STATUSES, UNKNOWN, Run, Team
 from tasks_ui.payloads import mask_secrets, with_run_id
 from tasks_ui.services.audit import audit
 from tasks_ui.services.teams import client_for_team
@@ -29,6 +31,9 @@ LAUNCH_GRACE = timedelta(seconds=60)
 # to allow for clock differences between this server and the API.
 RECONCILE_CLOCK_SKEW = timedelta(minutes=5)
 RECONCILE_MAX_PAGES = 5
+# A task shows up in the API's task list as soon as it is created, so a run whose task is still missing
+# this long after its launch was not started.
+RECONCILE_GIVE_UP = timedelta(seconds=60)
 MAX_BACKOFF_FACTOR = 32
 
 
@@ -39,6 +44,18 @@ class LaunchFailed(Exception):
         super().__init__(error.message)
         self.run = run
         self.error = error
+
+
+class LaunchDeferred(Exception):
+    """Nothing was sent because the API asked to wait (Retry-After) and the wait is not over."""
+
+    def __init__(self, wait_seconds: float):
+        self.wait_seconds = wait_seconds
+        super().__init__(
+            f"The Browser Use API asked the dashboard to slow down. Try again in {max(1, round(wait_seconds))} seconds; "
+            "nothing was sent."
+        )
+        self.message = str(self)
 
 
 class RunActionFailed(Exception):
@@ -78,26 +95,65 @@ def _log_api_error(action: str, run: Run, error: api.ApiError) -> None:
     )
 
 
-def run_launch(*, team: Team, user, body: dict, secrets: dict[str, str], api_client=None) -> Run:
+def run_launch(
+    *, team: Team, user, body: dict, secrets: dict[str, str], api_client=None, template=None
+) -> Run:
     """Record a run, then create its task. Raises LaunchFailed with the stored run when no task started.
 
     The record is committed before the call, so a crash during the call leaves a run in "launching"
     that the next refresh treats as an unknown outcome. The call itself is never retried here.
     """
-    run = Run.objects.create(
+    if wait := team_rate_limit_wait(team):
+        raise LaunchDeferred(wait)
+    run = run_record(team=team, user=user, body=body, secrets=secrets, template=template)
+    return run_send(run=run, body=body, secrets=secrets, api_client=api_client)
+
+
+def _rate_limit_key(team: Team) -> str:
+    return f"browser-use:rate-limited-until:{team.pk}"
+
+
+def team_rate_limit_wait(team: Team) -> float:
+    """Return the seconds left of the team's last Retry-After from the API, or 0."""
+    until = cache.get(_rate_limit_key(team))
+    return max(0.0, until - time.time()) if until else 0.0
+
+
+def _remember_rate_limit(team: Team, error: api.ApiError) -> None:
+    if isinstance(error, api.ApiRateLimited) and not error.capacity and error.retry_after:
+        # NOTE: with the default per-process cache each web process learns the limit on its own; configure a
+        # shared cache (CACHES) for deployments with many processes.
+        cache.set(_rate_limit_key(team), time.time() + error.retry_after, timeout=int(error.retry_after) + 1)
+
+
+def run_record(*, team: Team, user, body: dict, secrets: dict[str, str], template=None) -> Run:
+    """Write the record of a launch that `run_send` then makes: the first half of `run_launch`.
+
+    A caller that must tie its own record to the run in the same transaction, such as a batch row
+    claimed by the worker, calls the two halves itself.
+    """
+    return Run.objects.create(
         team=team,
         launched_by=user,
+        template=template,
+        template_name=template.name if template else "",
         task_text=body["task"],
         llm=body.get("llm") or "browser-use-2.0",
         request=mask_secrets({**body, **({"secrets": secrets} if secrets else {})}),
         status=LAUNCHING,
     )
+
+
+def run_send(*, run: Run, body: dict, secrets: dict[str, str], api_client=None) -> Run:
+    """Create the task of a recorded run: the second half of `run_launch`, with the same errors."""
+    team, user = run.team, run.launched_by
     request = with_run_id({**body, **({"secrets": secrets} if secrets else {})}, str(run.pk))
 
     try:
         created = (api_client or client_for_team(team)).create_task(request)
     except api.ApiError as error:
         _log_api_error("Launch", run, error)
+        _remember_rate_limit(team, error)
         if error.outcome_unknown:
             _update(run, status=UNKNOWN, error=error.message, error_status=error.status_code)
         else:
@@ -205,11 +261,16 @@ def _reconcile(run: Run, client: api.BrowserUseClient) -> None:
                 return
         if page * 100 >= (listing.get("totalItems") or 0):
             break
-    _update(
-        run,
-        poll_failures=0,
-        error="No task with this run's id exists at the API yet, so the launch probably did not start one.",
-    )
+    if timezone.now() - run.launched_at > RECONCILE_GIVE_UP:
+        _update(
+            run,
+            status=NOT_STARTED,
+            poll_failures=0,
+            error="No task with this run's id exists at the API, so the launch did not start one. It is safe to launch it again.",
+        )
+        logger.info("Run %s did not start a task; no task carries its id", run.pk)
+        return
+    _update(run, poll_failures=0, error="No task with this run's id exists at the API yet; the dashboard checks again shortly.")
 
 
 def run_stop(*, run: Run, actor=None, with_session: bool = False, api_client=None) -> Run:

@@ -15,10 +15,13 @@ from django_htmx.middleware import HtmxDetails
 
 from tasks_ui import client as api
 from tasks_ui.forms import EXAMPLE_SCHEMA, RUN_ID_METADATA_KEY, USER_METADATA_PAIRS, ComposeForm
+from tasks_ui.imports import compose_form_from_json
 from tasks_ui.models import Membership, Run
 from tasks_ui.payloads import build_task_request, form_field_for_error_location, form_initial_from_request, mask_secrets
 from tasks_ui.selectors import runs as selectors
 from tasks_ui.services import runs as services
+from tasks_ui.services import account as account_services
+from tasks_ui.services import sessions as session_services
 from tasks_ui.services.teams import membership_for_user
 
 logger = logging.getLogger(__name__)
@@ -88,8 +91,26 @@ def _compose_context(form: ComposeForm, membership: Membership, **extra) -> dict
     }
 
 
-def _apply_launch_error(form: ComposeForm, error: api.ApiError) -> None:
+def _capacity_message(team) -> str:
+    try:
+        usage = account_services.session_usage(team=team)
+    except account_services.AccountUnavailable:
+        return "All concurrent browser sessions of this project are busy."
+    return f"All {usage.limit} concurrent browser sessions of this project are busy ({usage.active} active)."
+
+
+def _apply_launch_error(form: ComposeForm, error: api.ApiError, team=None) -> None:
     """Put an API rejection on the form: a 422 on the fields its `loc` names, anything else on top."""
+    if isinstance(error, api.ApiRateLimited) and error.capacity:
+        form.add_error(
+            None, f"{_capacity_message(team)} Wait for a task to finish, or stop an idle session; nothing was launched."
+        )
+        form.capacity_full = True
+        return
+    if isinstance(error, api.ApiBadRequest) and form.task.cleaned_data.get("session_id"):
+        # The API answers 400 when the chosen session has stopped or is still running a task.
+        form.add_error("session_id", session_services.launch_error_message(error))
+        return
     if not isinstance(error, api.ApiValidationError) or not error.errors:
         form.add_error(None, error.message)
         return
@@ -119,11 +140,20 @@ def compose(request: HtmxHttpRequest):
         form = ComposeForm(initial=initial, metadata=metadata)
         return render(request, "tasks_ui/compose.html", _compose_context(form, membership))
 
+    if "import_request" in request.POST:
+        return _compose_import(request, membership)
+
     form = ComposeForm(request.POST)
+    if form.is_valid() and (session_id := form.task.cleaned_data.get("session_id")):
+        # A stopped or busy session is reported on its field before anything is sent or recorded.
+        if problem := session_services.session_launch_problem(team=membership.team, session_id=session_id):
+            form.add_error("session_id", problem)
     if form.is_valid():
         body = build_task_request(form.task.cleaned_data, form.metadata.pairs(), {})
         try:
             run = services.run_launch(team=membership.team, user=request.user, body=body, secrets=form.secrets.pairs())
+        except services.LaunchDeferred as deferred:
+            form.add_error(None, deferred.message)
         except services.LaunchFailed as failure:
             if failure.error.outcome_unknown:
                 messages.warning(
@@ -132,13 +162,25 @@ def compose(request: HtmxHttpRequest):
                     "for it by its run id. Do not launch it again until this run shows its outcome.",
                 )
                 return redirect("tasks_ui:run-detail", run_id=failure.run.pk)
-            _apply_launch_error(form, failure.error)
+            _apply_launch_error(form, failure.error, team=membership.team)
         else:
             messages.success(request, "Task launched.")
             return redirect("tasks_ui:run-detail", run_id=run.pk)
 
     context = _compose_context(form, membership, preview=_preview_body(form))
     return render(request, "tasks_ui/compose.html", context)
+
+
+def _compose_import(request: HtmxHttpRequest, membership: Membership):
+    """Fill the compose form from a pasted request body; nothing is launched."""
+    text = request.POST.get("request_json", "")
+    form, problems = compose_form_from_json(text)
+    if problems:
+        context = _compose_context(ComposeForm(), membership, import_problems=problems, import_text=text)
+        return render(request, "tasks_ui/compose.html", context, status=400)
+    form.is_valid()
+    messages.info(request, "The request was imported. Check it below, then launch.")
+    return render(request, "tasks_ui/compose.html", _compose_context(form, membership, preview=_preview_body(form)))
 
 
 def _is_uuid(value: str) -> bool:
