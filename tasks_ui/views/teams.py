@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -112,6 +112,7 @@ def invitation_create(request):
 @require_POST
 def invitation_revoke(request, invitation_id: int):
     membership = _manager(request)
+    get_object_or_404(Invitation, team=membership.team, pk=invitation_id)
     try:
         services.invitation_revoke(team=membership.team, actor=request.user, invitation_id=invitation_id)
     except services.TeamError as error:
@@ -124,6 +125,7 @@ def invitation_revoke(request, invitation_id: int):
 @require_POST
 def member_role(request, membership_id: int):
     membership = _manager(request)
+    get_object_or_404(Membership, team=membership.team, pk=membership_id)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose one of the roles owner, admin, member or viewer.")
@@ -142,6 +144,7 @@ def member_role(request, membership_id: int):
 @require_POST
 def member_remove(request, membership_id: int):
     membership = _manager(request)
+    get_object_or_404(Membership, team=membership.team, pk=membership_id)
     try:
         services.member_remove(team=membership.team, actor=request.user, membership_id=membership_id)
     except services.TeamError as error:
