@@ -72,5 +72,6 @@ def test_compose_launch_and_watch_to_finish(logged_in_page, live_server, setting
     expect(page.locator(".tree .json-object dt").first).to_have_text("posts")
     first_shot = page.locator("img.step__shot").first
     expect(first_shot).to_be_visible()
-    assert first_shot.evaluate("img => img.naturalWidth") > 0
+    first_shot.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=first_shot.element_handle())
     expect(page.locator(".summary")).to_contain_text("pass")

@@ -7,6 +7,7 @@ tabs, or a stop during a refresh) never write back each other's stale fields.
 
 import logging
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -65,6 +66,10 @@ class RunActionFailed(Exception):
 
 
 def _update(run: Run, **fields) -> None:
+    # The API sends ids as strings; keep them UUIDs in memory as they are when read from the database.
+    for name in ("task_id", "session_id"):
+        if isinstance(fields.get(name), str):
+            fields[name] = uuid.UUID(fields[name])
     for name, value in fields.items():
         setattr(run, name, value)
     Run.objects.filter(pk=run.pk).update(**fields)
