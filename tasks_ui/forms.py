@@ -69,11 +69,19 @@ def validate_domain_pattern(value: str) -> str:
     pattern = value.strip().lower()
     if _EXTENSION_PATTERN.match(pattern):
         return pattern
+    # A trailing slash, as in a copied origin "https://example.com/", names no path.
+    if pattern.endswith("/") and pattern.count("/") == 3 and "://" in pattern:
+        pattern = pattern[:-1]
     host = pattern.split("://", 1)[-1]
     if "/" in host:
         raise ValidationError(f"“{value}” has a path; give only the domain, such as example.com.")
+    if host == "*":
+        raise ValidationError(f"“{value}” would allow every domain; leave allowed domains empty for no restriction.")
     if host.endswith(".*") or host.endswith("*"):
         raise ValidationError(f"“{value}” uses a wildcard top-level domain, which the API does not accept.")
+    port = host.rsplit(":", 1)[1] if ":" in host else ""
+    if port.isdigit() and not 1 <= int(port) <= 65_535:
+        raise ValidationError(f"“{value}” has port {port}; ports go from 1 to 65535.")
     if not _DOMAIN_PATTERN.match(pattern) or ("." not in host and not host.startswith("localhost")):
         raise ValidationError(
             f"“{value}” is not a valid domain pattern. Use forms like example.com, *.example.com "
