@@ -28,9 +28,13 @@ def membership_for_user(*, user) -> Membership:
 
     It is read on every request, so a removed member loses access on their next request.
     """
+    # Cached on the user object, which lives for one request, so the view and the page header share one query.
+    if cached := getattr(user, "_current_membership", None):
+        return cached
     latest_first = F("selected_at").desc(nulls_last=True)
     membership = user.memberships.select_related("team").order_by(latest_first, "joined_at").first()
     if membership:
+        user._current_membership = membership
         return membership
     with transaction.atomic():
         team = Team.objects.create(name=f"{user.get_username()}'s team")
@@ -52,6 +56,7 @@ def team_switch(*, user, team_id: int) -> Membership:
     if membership is None:
         raise TeamError("You are not a member of that team.")
     Membership.objects.filter(pk=membership.pk).update(selected_at=timezone.now())
+    user._current_membership = membership
     return membership
 
 
