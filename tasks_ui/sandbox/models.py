@@ -17,6 +17,7 @@ class SandboxSession(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     share_token = models.CharField(max_length=64, blank=True)
     share_view_count = models.PositiveIntegerField(default=0)
+    share_last_viewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

@@ -7,6 +7,8 @@ simulation needs no background worker and gives the same result however often it
 
 import hashlib
 import json
+import re
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -44,15 +46,34 @@ def planned_steps_for(task_text: str) -> int:
     return 3 + int(hashlib.sha256(task_text.encode()).hexdigest()[:4], 16) % 3
 
 
+UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value):
+    """Return `value` with U+0000 and lone surrogates replaced by U+FFFD in every string it contains.
+
+    The API schema allows both in any string, but PostgreSQL cannot store them in text or jsonb.
+    """
+    if isinstance(value, str):
+        return UNSTORABLE_CHARACTERS.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
+
+
 def create_task(*, request: dict, session: SandboxSession, now: datetime) -> SandboxTask:
+    """Store a new task; only the domains of its secrets are kept, never the credentials."""
     stored = {key: value for key, value in request.items() if key != "secrets"}
     if request.get("secrets"):
         stored["secrets"] = sorted(request["secrets"])
+    stored = storable(stored)
     return SandboxTask.objects.create(
         session=session,
         request=stored,
         created_at=now,
-        planned_steps=planned_steps_for(request["task"]),
+        planned_steps=planned_steps_for(stored["task"]),
     )
 
 
@@ -90,9 +111,23 @@ def stop(task: SandboxTask, *, with_session: bool, now: datetime | None = None) 
             task.finished_at = now
             task.is_success = False
             task.save()
-        if with_session or task.session.one_off:
+        if with_session or not task.session.keep_alive:
             stop_session(task.session, now=now)
     return task
+
+
+def advance_session(session: SandboxSession, now: datetime | None = None) -> None:
+    """Bring the open tasks of `session` up to `now`, then reload the session, which they may have closed."""
+    for task in session.tasks.exclude(status__in=TERMINAL_STATUSES).select_related("session"):
+        advance(task, now)
+    session.refresh_from_db()
+
+
+def active_session_count(now: datetime | None = None) -> int:
+    """Return how many sessions are active once every open task is brought up to `now`."""
+    for task in SandboxTask.objects.exclude(status__in=TERMINAL_STATUSES).select_related("session"):
+        advance(task, now)
+    return SandboxSession.objects.filter(status="active").count()
 
 
 def stop_session(session: SandboxSession, *, now: datetime | None = None) -> None:
@@ -131,15 +166,14 @@ def _finish(task: SandboxTask, *, at: datetime, reached_max_steps: bool) -> None
                 "ground_truth": request.get("judgeGroundTruth"),
             }
         )
-    if task.session.one_off:
+    # A session without keepAlive (every session that POST /tasks creates) closes when its task ends.
+    if not task.session.keep_alive:
         task.session.status = "stopped"
         task.session.finished_at = at
         task.session.save(update_fields=["status", "finished_at"])
 
 
-def _file_id(task: SandboxTask):
-    import uuid
-
+def _file_id(task: SandboxTask) -> uuid.UUID:
     return uuid.uuid5(task.id, "result.json")
 
 
@@ -223,7 +257,7 @@ def example_for_schema(node: dict, root: dict, seed: int, depth: int = 0, name: 
         return int(low + seed % max(int(high - low), 1))
     if kind == "number":
         low = node.get("minimum", 1)
-        return round(low + (seed % 10_000) / 100, 2)
+        return round(min(low + (seed % 10_000) / 100, node.get("maximum", float("inf"))), 2)
     if kind == "boolean":
         return seed % 2 == 0
     if kind == "null":

@@ -1,26 +1,66 @@
-"""HTTP face of the sandbox: the v2 API at /sandbox/api/v2/ (for curl and the official SDK), step
-screenshots, signed downloads and the simulated live view."""
+"""HTTP face of the sandbox: the v2 API at /sandbox/api/v2/ (for curl and the official SDK), the
+fault settings page and endpoint, step screenshots, signed downloads, the live view and public shares."""
 
 import io
 import json
+import logging
+import socket
 import time
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
-from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.db.models import F
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.csp import CSP
 from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
 from django.views.decorators.csrf import csrf_exempt
-from django.utils.csp import CSP
+from django.views.decorators.http import require_http_methods, require_POST
 from PIL import Image, ImageDraw
 
-from . import api
+from tasks_ui.client import sandbox_mode
+
+from . import api, faults, serializers
+from .forms import FaultForm
 from .models import SandboxSession, SandboxTask
 
-DOWNLOAD_MAX_AGE_SECONDS = api.DOWNLOAD_LINK_SECONDS
+logger = logging.getLogger(__name__)
+
+
+def _client_socket(request) -> socket.socket | None:
+    """Return the socket of the client connection, where the WSGI server exposes it.
+
+    gunicorn puts it in the environ. Django's development and live test servers reach it only through the
+    request body stream: a LimitedStream that keeps the `read` method of the socket's buffered reader.
+    """
+    sock = request.META.get("gunicorn.socket")
+    if isinstance(sock, socket.socket):
+        return sock
+    read = getattr(request.META.get("wsgi.input"), "_read", None)
+    reader = getattr(read, "__self__", None)
+    sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _drop_connection(request) -> HttpResponse:
+    sock = _client_socket(request)
+    if sock is None:
+        # NOTE: under a WSGI server that hides the socket the connection cannot be dropped, so the lost
+        # response becomes an empty 502 instead.
+        logger.warning("Sandbox cannot drop the connection under this server, so it responds 502 instead")
+        return HttpResponse(status=502)
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        logger.warning("Sandbox failed to drop the client connection, so it responds 502 instead", exc_info=True)
+        return HttpResponse(status=502)
+    # The client never receives this response: the server's write fails on the closed socket.
+    return HttpResponse(status=204)
 
 
 @csrf_exempt
@@ -35,17 +75,72 @@ def api_endpoint(request, path):
         origin=f"{request.scheme}://{request.get_host()}",
     )
     if reply.fault == "timeout":
-        # Over HTTP a timeout is simulated by answering later than the client waits.
+        # Over HTTP a timeout is simulated by responding later than the dashboard's client waits.
         time.sleep(settings.BROWSER_USE_TIMEOUT_SECONDS + 1)
         return HttpResponse(status=504)
     if reply.fault == "disconnect":
-        # NOTE: a WSGI view cannot drop the connection, so over HTTP a lost answer is an empty 502.
-        return HttpResponse(status=502)
+        return _drop_connection(request)
     content = reply.raw if reply.raw is not None else json.dumps(reply.body)
     response = HttpResponse(content, status=reply.status_code, content_type="application/json")
     for name, value in reply.headers.items():
         response[name] = value
     return response
+
+
+def _fault_json(fault) -> dict:
+    return {"id": fault.pk, "route": fault.route, "kind": fault.kind, "remaining": fault.remaining}
+
+
+@csrf_exempt
+@login_not_required
+@require_http_methods(["GET", "POST", "DELETE"])
+def faults_endpoint(request):
+    """List (GET), inject (POST) or clear (DELETE) faults; authenticated by the sandbox API key."""
+    key = request.headers.get("X-Browser-Use-API-Key", "")
+    if key != settings.SANDBOX_API_KEY:
+        detail = api.MISSING_KEY_MESSAGE if not key else api.INVALID_KEY_MESSAGE
+        logger.warning("Sandbox fault endpoint rejected a %s request: %s", request.method, detail)
+        return JsonResponse({"detail": detail}, status=401)
+
+    if request.method == "GET":
+        return JsonResponse({"faults": [_fault_json(fault) for fault in faults.pending()]})
+    if request.method == "DELETE":
+        return JsonResponse({"cleared": faults.clear()})
+
+    try:
+        data = json.loads(request.body or b"null")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        logger.info("Sandbox fault endpoint rejected a body that is not a JSON object")
+        return JsonResponse({"detail": "The body must be a JSON object with route, kind and count."}, status=400)
+    try:
+        fault = faults.inject(data.get("route"), data.get("kind"), data.get("count", 1))
+    except faults.InvalidFault as error:
+        logger.info("Sandbox fault endpoint rejected a fault: %s", error)
+        return JsonResponse({"detail": str(error)}, status=400)
+    logger.info("Sandbox fault %s injected for the next %s calls to %s", fault.kind, fault.remaining, fault.route)
+    return JsonResponse(_fault_json(fault), status=201)
+
+
+@require_http_methods(["GET", "POST"])
+def faults_page(request):
+    form = FaultForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        fault = faults.inject(form.cleaned_data["route"], form.cleaned_data["kind"], form.cleaned_data["count"])
+        logger.info("Sandbox fault %s injected for the next %s calls to %s", fault.kind, fault.remaining, fault.route)
+        messages.success(request, f"The next {fault.remaining} call(s) to {fault.route} will fail with {fault.get_kind_display()}.")
+        return redirect("sandbox:faults")
+
+    context = {"form": form, "faults": faults.pending(), "sandbox_active": sandbox_mode()}
+    return render(request, "sandbox/faults.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+def faults_clear(request):
+    cleared = faults.clear()
+    messages.success(request, f"Cleared {cleared} pending fault(s).")
+    return redirect("sandbox:faults")
 
 
 @login_not_required
@@ -75,7 +170,7 @@ def step_screenshot(request, task_id, number):
 @login_not_required
 def signed_download(request, token, name):
     try:
-        data = signing.loads(token, salt="sandbox-download", max_age=DOWNLOAD_MAX_AGE_SECONDS)
+        data = signing.loads(token, salt=serializers.DOWNLOAD_SALT, max_age=serializers.DOWNLOAD_LINK_SECONDS)
     except signing.BadSignature:
         return HttpResponse("This download link is invalid or has expired.", status=403, content_type="text/plain")
     task = SandboxTask.objects.filter(pk=data["id"]).first()
@@ -104,3 +199,23 @@ def live_view(request, session_id):
     task = session.tasks.order_by("-created_at").first()
     step = task.steps[-1] if task and task.steps else None
     return render(request, "sandbox/live.html", {"session": session, "task": task, "step": step})
+
+
+@login_not_required
+@xframe_options_sameorigin
+@csp_override({"default-src": [CSP.SELF], "frame-ancestors": [CSP.SELF]})
+def public_share(request, token):
+    """Render the page behind a session's public share URL, which anyone with the link may watch without a key."""
+    session = SandboxSession.objects.filter(share_token=token).exclude(share_token="").first()
+    if session is None:
+        raise Http404("Public share not found")
+    # The page reloads itself every few seconds; a view is counted once per browser session.
+    seen = request.session.get("sandbox_shares_seen", [])
+    if token not in seen:
+        SandboxSession.objects.filter(pk=session.pk).update(
+            share_view_count=F("share_view_count") + 1, share_last_viewed_at=timezone.now()
+        )
+        request.session["sandbox_shares_seen"] = [*seen, token]
+    task = session.tasks.order_by("-created_at").first()
+    step = task.steps[-1] if task and task.steps else None
+    return render(request, "sandbox/live.html", {"session": session, "task": task, "step": step, "shared": True})
