@@ -294,11 +294,31 @@ class BrowserUseClient:
     def update_session(self, session_id: str, action: str = "stop") -> dict:
         return self._request("PATCH", f"/sessions/{session_id}", json_body={"action": action})
 
+    def delete_session(self, session_id: str) -> None:
+        """Delete the session and, at the API, every task that ran in it."""
+        return self._request("DELETE", f"/sessions/{session_id}")
+
+    def get_public_share(self, session_id: str) -> dict:
+        return self._request("GET", f"/sessions/{session_id}/public-share")
+
+    def create_public_share(self, session_id: str) -> dict:
+        """Create the session's public share link, or return the existing one."""
+        return self._request("POST", f"/sessions/{session_id}/public-share")
+
+    def delete_public_share(self, session_id: str) -> None:
+        return self._request("DELETE", f"/sessions/{session_id}/public-share")
+
     def list_profiles(self, **params: Any) -> dict:
         return self._request("GET", "/profiles", params={k: v for k, v in params.items() if v is not None})
 
+    def get_profile(self, profile_id: str) -> dict:
+        return self._request("GET", f"/profiles/{profile_id}")
+
     def list_skills(self, **params: Any) -> dict:
         return self._request("GET", "/skills", params={k: v for k, v in params.items() if v is not None})
+
+    def get_skill(self, skill_id: str) -> dict:
+        return self._request("GET", f"/skills/{skill_id}")
 
     def get_account(self) -> dict:
         return self._request("GET", "/billing/account")

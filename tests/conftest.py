@@ -36,6 +36,21 @@ def short_lived_connections():
         database["CONN_MAX_AGE"] = 0
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """Put an SQLite test database in a file of this run, instead of in memory.
+
+    The live server's threads share the in-memory database's cache, where a write makes a concurrent
+    request fail at once with "database table is locked". Pages that load several htmx parts at once hit
+    that. With a file, WAL and the busy timeout make such requests wait instead.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def sandbox_settings(settings):
     """Run every test against the sandbox, with fast simulated steps and no refresh throttling."""
