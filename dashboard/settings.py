@@ -5,6 +5,7 @@ manage.py. Development defaults are safe for a laptop; `DASHBOARD_ENV=production
 that make a deployment refuse to start when it is misconfigured.
 """
 
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -189,6 +190,15 @@ X_FRAME_OPTIONS = "DENY"
 if proxy_header := env.str("SECURE_PROXY_SSL_HEADER_NAME", default=""):
     SECURE_PROXY_SSL_HEADER = (proxy_header, "https")
 
+# A session's live view (its liveUrl) is framed from this origin. Anyone who opens it controls the browser,
+# so no other outside origin may be framed. The sandbox's simulated live view is served by this site ('self').
+BROWSER_USE_LIVE_VIEW_ORIGIN = env.str("BROWSER_USE_LIVE_VIEW_ORIGIN", default="https://live.browser-use.com").rstrip("/")
+if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?", BROWSER_USE_LIVE_VIEW_ORIGIN):
+    raise ImproperlyConfigured(
+        f"BROWSER_USE_LIVE_VIEW_ORIGIN must be an https origin such as https://live.browser-use.com, "
+        f"without a path, not {BROWSER_USE_LIVE_VIEW_ORIGIN!r}."
+    )
+
 # Scripts and styles come from this origin only; step screenshots of the real API are served from its
 # storage host, so images may come from any HTTPS origin.
 SECURE_CSP = {
@@ -196,7 +206,7 @@ SECURE_CSP = {
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF],
     "img-src": [CSP.SELF, "data:", "https:"],
-    "frame-src": [CSP.SELF],
+    "frame-src": [CSP.SELF, BROWSER_USE_LIVE_VIEW_ORIGIN],
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
     "base-uri": [CSP.NONE],

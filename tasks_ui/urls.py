@@ -1,6 +1,7 @@
 from django.urls import path
 
-from .views import runs, teams
+from .views import account, batches, runs, sessions, teams
+from .views import templates as template_views
 
 app_name = "tasks_ui"
 
@@ -9,6 +10,26 @@ urlpatterns = [
     path("tasks/new/", runs.compose, name="compose"),
     path("tasks/preview/", runs.compose_preview, name="compose-preview"),
     path("runs/<uuid:run_id>/", runs.run_detail, name="run-detail"),
+    path("runs/<uuid:run_id>/again/", template_views.run_again, name="run-again"),
+    path("templates/", template_views.template_list, name="template-list"),
+    path("templates/new/", template_views.template_new, name="template-new"),
+    path("templates/variables/", template_views.template_variables, name="template-variables"),
+    path("templates/<int:template_id>/", template_views.template_detail, name="template-detail"),
+    path("templates/<int:template_id>/edit/", template_views.template_edit, name="template-edit"),
+    path("templates/<int:template_id>/launch/", template_views.template_launch, name="template-launch"),
+    path("templates/<int:template_id>/launch/preview/", template_views.template_launch_preview, name="template-launch-preview"),
+    path("templates/<int:template_id>/duplicate/", template_views.template_duplicate, name="template-duplicate"),
+    path("templates/<int:template_id>/delete/", template_views.template_delete, name="template-delete"),
+    path("templates/<int:template_id>/versions/<int:number>/restore/", template_views.template_restore, name="template-restore"),
+    path("templates/<int:template_id>/batch/", batches.batch_new, name="batch-new"),
+    path("batches/<uuid:batch_id>/", batches.batch_detail, name="batch-detail"),
+    path("batches/<uuid:batch_id>/mapping/", batches.batch_mapping, name="batch-mapping"),
+    path("batches/<uuid:batch_id>/start/", batches.batch_start, name="batch-start"),
+    path("batches/<uuid:batch_id>/pause/", batches.batch_pause, name="batch-pause"),
+    path("batches/<uuid:batch_id>/resume/", batches.batch_resume, name="batch-resume"),
+    path("batches/<uuid:batch_id>/cancel/", batches.batch_cancel, name="batch-cancel"),
+    path("batches/<uuid:batch_id>/retry/", batches.batch_retry, name="batch-retry"),
+    path("batches/<uuid:batch_id>/export.csv", batches.batch_export, name="batch-export"),
     path("runs/<uuid:run_id>/stop/", runs.run_stop, name="run-stop"),
     path("runs/<uuid:run_id>/logs/", runs.run_logs, name="run-logs"),
     path("runs/<uuid:run_id>/files/<uuid:file_id>/", runs.run_output_file, name="run-output-file"),
@@ -24,4 +45,22 @@ urlpatterns = [
     path("teams/new/", teams.team_create, name="team-new"),
     path("teams/switch/", teams.team_switch, name="team-switch"),
     path("invitations/<str:token>/", teams.invitation, name="invitation"),
+    path("sessions/", sessions.sessions_list, name="sessions"),
+    path("sessions/new/", sessions.session_new, name="session-new"),
+    path("sessions/stop-idle/", sessions.sessions_stop_idle, name="sessions-stop-idle"),
+    path("sessions/picker/", sessions.session_picker, name="session-picker"),
+    path("sessions/<uuid:session_id>/", sessions.session_detail, name="session-detail"),
+    path("sessions/<uuid:session_id>/stop/", sessions.session_stop, name="session-stop"),
+    path("sessions/<uuid:session_id>/delete/", sessions.session_delete, name="session-delete"),
+    path("sessions/<uuid:session_id>/share/", sessions.session_share, name="session-share"),
+    path("sessions/<uuid:session_id>/share/revoke/", sessions.session_share_revoke, name="session-share-revoke"),
+    path("sessions/<uuid:session_id>/live/", sessions.session_live, name="session-live"),
+    path("sessions/<uuid:session_id>/live/status/", sessions.session_live_status, name="session-live-status"),
+    path("sessions/<uuid:session_id>/live/open/", sessions.session_live_open, name="session-live-open"),
+    path("sessions/<uuid:session_id>/recording/", sessions.session_recording, name="session-recording"),
+    path("sessions/<uuid:session_id>/recording/status/", sessions.session_recording_status, name="session-recording-status"),
+    path("account/", account.account, name="account"),
+    path("account/usage/", account.account_usage, name="account-usage"),
+    path("profiles/picker/", account.profile_picker, name="profile-picker"),
+    path("skills/picker/", account.skill_picker, name="skill-picker"),
 ]

@@ -253,6 +253,17 @@ def runs_refresh(*, team: Team, runs: list[Run], api_client=None) -> None:
         run_refresh(run=run, api_client=client)
 
 
+def run_apply_listed(*, run: Run, item: dict) -> Run:
+    """Store a task's state from a `GET /tasks` list item, which lets one call refresh many runs.
+
+    The item carries the judge's verdict but no steps, so the full task is still read once when the run
+    is next shown in full.
+    """
+    _apply_task_view(run, item, full=False)
+    _update(run, judge_verdict=item.get("judgeVerdict"), polled_at=timezone.now())
+    return run
+
+
 def _reconcile(run: Run, client: api.BrowserUseClient) -> None:
     """Find the task of a run whose create answer was lost, by the run id in its metadata."""
     after = (run.launched_at - RECONCILE_CLOCK_SKEW).astimezone(UTC).isoformat().replace("+00:00", "Z")
