@@ -227,6 +227,14 @@ SANDBOX_STEP_SECONDS = env.float("SANDBOX_STEP_SECONDS", default=1.5)
 # Active sessions the sandbox allows at once before it answers the API's capacity 429.
 SANDBOX_CONCURRENT_SESSION_LIMIT = env.int("SANDBOX_CONCURRENT_SESSION_LIMIT", default=25)
 
+# Batches: the worker takes one step per batch every BATCH_TICK_SECONDS, makes at most
+# BATCH_REQUESTS_PER_STEP API calls per step, waits BATCH_CAPACITY_RETRY_SECONDS after a capacity 429
+# without Retry-After, and assumes BATCH_FALLBACK_CONCURRENCY sessions when the account cannot be read.
+BATCH_TICK_SECONDS = env.float("BATCH_TICK_SECONDS", default=1.0)
+BATCH_REQUESTS_PER_STEP = env.int("BATCH_REQUESTS_PER_STEP", default=20)
+BATCH_CAPACITY_RETRY_SECONDS = env.float("BATCH_CAPACITY_RETRY_SECONDS", default=5.0)
+BATCH_FALLBACK_CONCURRENCY = env.int("BATCH_FALLBACK_CONCURRENCY", default=5)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

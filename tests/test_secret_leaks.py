@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from tasks_ui.models import Run, Team
 from tasks_ui.sandbox import api as sandbox_api
+from tasks_ui.services import templates as template_services
 
 from .conftest import compose_data, wait_until
 
@@ -88,16 +89,34 @@ def test_secrets_appear_nowhere(alice, team, client, live_server, settings, capl
                 metadata={"purpose": "leak check"},
             ),
         )
+    # A session with a custom proxy, through the new-session form.
+    response = client.post(
+        reverse("tasks_ui:session-new"),
+        {"name": "Proxy session", "keep_alive": "on", "persist_memory": "on", "proxy_host": "proxy.example.net",
+         "proxy_port": "3128", "proxy_username": "squid", "proxy_password": PROXY_PASSWORD, "proxy_country": ""},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    # A template that keeps a credential, launched once.
+    template = template_services.template_create(
+        team=team, user=alice, name="Invoice reader", description="", shared=True,
+        request={"task": "Read the invoice of {{month}}", "secrets": {"example.com": "********"}},
+        variables=[{"name": "month", "type": "text", "default": "May", "required": True, "choices": []}],
+        secrets={"example.com": SECRET},
+    )
+    client.post(reverse("tasks_ui:template-launch", args=[template.pk]), {"month": "June"})
+
     # A form that fails validation must not echo the secret in any later page either.
     client.post(reverse("tasks_ui:compose"), compose_data(task="", secrets={"example.com": SECRET}))
 
     runs = list(Run.objects.all())
-    assert len(runs) == 2
+    assert len(runs) == 3
+    assert Run.objects.filter(template=template).exists()
     for run in runs:
         wait_until(lambda run=run: client.get(reverse("tasks_ui:run-detail", args=[run.pk])) and Run.objects.get(pk=run.pk).status == "finished")
 
-    # The outgoing requests did carry the secret.
-    assert any(SECRET.encode() in body for body in sent_bodies)
+    # The outgoing requests did carry the secrets.
+    assert sum(SECRET.encode() in body for body in sent_bodies) >= 3
+    assert any(PROXY_PASSWORD.encode() in body for body in sent_bodies)
 
     pages = _crawl(client, ["/", reverse("tasks_ui:compose"), reverse("tasks_ui:team"), "/admin/"])
     assert len(pages) > 10

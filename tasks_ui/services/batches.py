@@ -64,13 +64,9 @@ LISTING_MAX_PAGES = 3
 MAX_SESSION_AGE = timedelta(hours=4)
 
 
-def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
 def tick_seconds() -> float:
     """Seconds between two steps of the worker for one batch (setting BATCH_TICK_SECONDS)."""
-    return _setting("BATCH_TICK_SECONDS", 1.0)
+    return settings.BATCH_TICK_SECONDS
 
 
 class CsvInvalid(Exception):
@@ -437,7 +433,7 @@ def batch_advance(batch_id, *, api_client=None) -> None:
     if batch is None or batch.status in (Batch.DRAFT, Batch.FINISHED):
         return
     client = api_client or client_for_team(batch.team)
-    budget = _RequestBudget(int(_setting("BATCH_REQUESTS_PER_STEP", 20)))
+    budget = _RequestBudget(settings.BATCH_REQUESTS_PER_STEP)
 
     _follow_rows_in_flight(batch, client, budget)
     batch.refresh_from_db(fields=["status", "resume_at"])
@@ -534,7 +530,7 @@ def _free_sessions(batch: Batch, client, budget: _RequestBudget) -> int:
             logger.warning("Batch %s: the account has no usable concurrentSessionLimit; using the fallback limit", batch.pk)
     recent = timezone.now() - MAX_SESSION_AGE
     team_open = Run.objects.filter(team=batch.team, launched_at__gte=recent).exclude(status__in=SETTLED_STATUSES).count()
-    return max(0, int(_setting("BATCH_FALLBACK_CONCURRENCY", 5)) - max(team_open, own_open))
+    return max(0, settings.BATCH_FALLBACK_CONCURRENCY - max(team_open, own_open))
 
 
 # Outcomes of one launch attempt: a task (probably) started, the API rejected the row, no call was made
@@ -631,7 +627,7 @@ def _launch_failed(batch: Batch, row: BatchRow, failure: run_services.LaunchFail
     if isinstance(error, api.ApiRateLimited):
         # The API started nothing. The row goes back to the queue and its rejected run is dropped, so the
         # history shows one run per task rather than one per 429.
-        wait = error.retry_after if error.retry_after is not None else _setting("BATCH_CAPACITY_RETRY_SECONDS", 5)
+        wait = error.retry_after if error.retry_after is not None else settings.BATCH_CAPACITY_RETRY_SECONDS
         with transaction.atomic():
             BatchRow.objects.filter(pk=row.pk).update(status=BatchRow.QUEUED, run=None)
             Run.objects.filter(pk=failure.run.pk).delete()
