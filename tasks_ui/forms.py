@@ -403,6 +403,15 @@ class ComposeForm:
             sections.add("security")
         return sections
 
+    def fields_with_errors(self) -> list[str]:
+        """Return the labels of the fields that hold an error, in form order, for the request preview."""
+        labels = [self.task[name].label for name in self.task.fields if name in self.task.errors]
+        if any(self.metadata.errors) or self.metadata.non_form_errors():
+            labels.append("Metadata")
+        if any(self.secrets.errors) or self.secrets.non_form_errors():
+            labels.append("Secrets")
+        return labels
+
     @property
     def has_errors(self) -> bool:
         return self.task.is_bound and bool(self.sections_with_errors() or self.task.non_field_errors())

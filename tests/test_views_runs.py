@@ -176,7 +176,7 @@ def test_preview_leaves_out_invalid_fields(alice_client):
     html = response.content.decode()
     assert "maxSteps" not in html
     assert "&quot;llm&quot;: &quot;o3&quot;" in html
-    assert "Fields with errors are left out" in html
+    assert "Left out until valid: Max steps." in html
 
 
 def test_api_422_lands_on_field(alice_client):

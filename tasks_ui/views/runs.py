@@ -206,7 +206,7 @@ def compose_preview(request: HtmxHttpRequest):
     membership = _launcher(request)
     form = ComposeForm(request.POST)
     form.is_valid()
-    context = {"preview": _preview_body(form), "preview_errors": form.has_errors, "membership": membership}
+    context = {"preview": _preview_body(form), "preview_errors": form.fields_with_errors(), "membership": membership}
     return render(request, "tasks_ui/compose.html#payload-preview", context)
 
 
