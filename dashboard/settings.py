@@ -92,7 +92,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    # Last, as django-axes asks, so it sees the outcome of every login attempt.
+    # Last, as django-axes requires, so that it gets the outcome of every login attempt.
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -140,7 +140,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login throttling by django-axes: after 5 failed passwords for one username from one address, that pair
-# is locked out for 15 minutes; a successful login resets the count.
+# is locked out for 15 minutes. A successful login resets the count.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -1,7 +1,7 @@
 """HTTP client for the Browser Use Cloud API v2, and the only module that imports httpx.
 
 Every call returns the decoded JSON body, or raises one of the `ApiError` subclasses below with a plain
-message. Nothing here retries: `POST /tasks` must never be repeated blindly because a lost answer may
+message. Nothing here retries: `POST /tasks` must never be repeated blindly because a lost response may
 still have started a billed task, and callers decide how to recover from the other errors.
 """
 
@@ -60,7 +60,7 @@ class ApiBadRequest(ApiError):
 
 
 class ApiValidationError(ApiError):
-    """422. `errors` holds FastAPI-style items with `loc` and `msg`."""
+    """422. `errors` contains FastAPI-style items with `loc` and `msg`."""
 
     def __init__(self, message: str, *, errors: list[dict], **kwargs):
         super().__init__(message, **kwargs)
@@ -83,14 +83,14 @@ class ApiServerError(ApiError):
 
 
 class ApiUnreachable(ApiError):
-    """The request timed out or the connection failed, so no answer arrived."""
+    """The request timed out or the connection failed, so no response arrived."""
 
     outcome_unknown = True
 
 
 @dataclass
 class SandboxReply:
-    """What the in-process sandbox returns for one request; `fault` names a simulated transport failure."""
+    """Response of the in-process sandbox to one request; `fault` names a simulated transport failure."""
 
     status_code: int = 200
     body: Any = None
@@ -231,7 +231,7 @@ def _raise_for_status(response: httpx.Response) -> None:
             status_code=status,
             body=body,
         )
-    raise ApiError(f"The Browser Use API answered with unexpected status {status}.", status_code=status, body=body)
+    raise ApiError(f"The Browser Use API responded with unexpected status {status}.", status_code=status, body=body)
 
 
 class BrowserUseClient:
@@ -244,7 +244,7 @@ class BrowserUseClient:
         try:
             response = self.http.request(method, path, params=params, json=json_body)
         except httpx.TimeoutException as error:
-            raise ApiUnreachable("The Browser Use API did not answer in time.") from error
+            raise ApiUnreachable("The Browser Use API did not respond in time.") from error
         except httpx.TransportError as error:
             raise ApiUnreachable("The connection to the Browser Use API failed.") from error
 
@@ -256,7 +256,7 @@ class BrowserUseClient:
             return response.json()
         except ValueError as error:
             raise ApiServerError(
-                "The Browser Use API sent an answer that is not valid JSON.", status_code=response.status_code
+                "The Browser Use API sent a response that is not valid JSON.", status_code=response.status_code
             ) from error
 
     # Reference: https://docs.browser-use.com/api-reference/api-v2/tasks

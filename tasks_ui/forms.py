@@ -13,7 +13,7 @@ from .api_enums import PROXY_COUNTRIES, SUPPORTED_LLMS
 
 DEFAULT_LLM = "browser-use-2.0"
 DEFAULT_MAX_STEPS = 100
-# The dashboard stores its run id under this metadata key to find a task again after a lost answer.
+# The dashboard stores its run id under this metadata key to find a task again after a lost response.
 RUN_ID_METADATA_KEY = "dashboardRunId"
 RESERVED_METADATA_KEYS = (RUN_ID_METADATA_KEY,)
 MAX_METADATA_PAIRS = 10
@@ -259,7 +259,7 @@ class TaskForm(forms.Form):
         help_text="One skill ID a line.",
     )
 
-    # Form field of each section, to open a collapsed section that holds an error.
+    # Form fields of each section, to open a collapsed section that contains an error.
     SECTIONS = {
         "basics": ["task", "start_url", "llm", "max_steps"],
         "output": ["structured_output"],

@@ -1,6 +1,6 @@
 """Read a create-task body pasted as JSON (from the API docs, the SDK or another tool) into the compose form.
 
-The compose form checks the values; this module catches what the form cannot represent, such as a metadata value
+The compose form checks the values. This module catches what the form cannot represent, such as a metadata value
 that is a number or a schema given as an object, and names each problem in the API's own field names.
 """
 

@@ -35,7 +35,7 @@ class Team(models.Model):
 
 
 class Invitation(models.Model):
-    """A single-use link that adds whoever opens it to a team. Only a hash of the token is stored."""
+    """A single-use link that adds the user who opens it to a team. Only a hash of the token is stored."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
     token_hash = models.CharField(max_length=64, unique=True)
@@ -58,7 +58,7 @@ class Invitation(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Who did what to which object of a team, for owners and admins."""
+    """An action on a team's objects, with its actor, time and target, for owners and admins."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -111,7 +111,7 @@ class Run(models.Model):
     """One launch of a task from the dashboard, written before the API call so no launch goes unrecorded.
 
     `id` is also sent in the task's metadata, which lets the dashboard find the task again when the
-    answer to the create call was lost.
+    response to the create call was lost.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -124,7 +124,7 @@ class Run(models.Model):
     status = models.CharField(max_length=32, default=LAUNCHING)
 
     template = models.ForeignKey("TaskTemplate", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
-    # Kept when the template is deleted, so its runs still say where they came from.
+    # Kept when the template is deleted, so its runs still show where they came from.
     template_name = models.CharField(max_length=100, blank=True)
 
     task_text = models.TextField()
@@ -171,7 +171,7 @@ class Run(models.Model):
 
 
 class BrowserSession(models.Model):
-    """A session the team created with `POST /sessions`; the API holds its state, this row its owner and name."""
+    """A session the team created with `POST /sessions`; the API stores its state, and this row its owner and name."""
 
     session_id = models.UUIDField(unique=True)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="browser_sessions")

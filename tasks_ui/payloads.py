@@ -16,7 +16,7 @@ from .forms import (
 
 SECRET_MASK = "********"
 
-# Where each request field lives in the form, to put a 422 error from the API on the right field.
+# Form field of each request field, to put a 422 error from the API on the right field.
 FORM_FIELD_FOR_API_FIELD = {
     "task": "task",
     "llm": "llm",

@@ -132,7 +132,7 @@ def test_timeout_fault():
     with pytest.raises(api.ApiUnreachable) as raised:
         api.get_client().list_tasks()
 
-    assert raised.value.message == "The Browser Use API did not answer in time."
+    assert raised.value.message == "The Browser Use API did not respond in time."
 
 
 def test_disconnect_fault():

@@ -26,7 +26,7 @@ from tasks_ui.services.teams import client_for_team
 
 logger = logging.getLogger(__name__)
 
-# A run still "launching" after this long was cut off between writing its record and storing the answer.
+# A run still "launching" after this long was cut off between writing its record and storing the response.
 LAUNCH_GRACE = timedelta(seconds=60)
 # Tasks created this long before a run's launch time are still searched when finding it by its run id,
 # to allow for clock differences between this server and the API.
@@ -265,7 +265,7 @@ def run_apply_listed(*, run: Run, item: dict) -> Run:
 
 
 def _reconcile(run: Run, client: api.BrowserUseClient) -> None:
-    """Find the task of a run whose create answer was lost, by the run id in its metadata."""
+    """Find the task of a run whose create response was lost, by the run id in its metadata."""
     after = (run.launched_at - RECONCILE_CLOCK_SKEW).astimezone(UTC).isoformat().replace("+00:00", "Z")
     for page in range(1, RECONCILE_MAX_PAGES + 1):
         listing = client.list_tasks(after=after, pageSize=100, pageNumber=page)
@@ -273,7 +273,7 @@ def _reconcile(run: Run, client: api.BrowserUseClient) -> None:
             if (item.get("metadata") or {}).get(RUN_ID_METADATA_KEY) == str(run.pk):
                 _update(run, task_id=item["id"], session_id=item.get("sessionId"), error="")
                 _apply_task_view(run, item, full=False)
-                logger.info("Found task %s of run %s after a lost launch answer", run.task_id, run.pk)
+                logger.info("Found task %s of run %s after a lost launch response", run.task_id, run.pk)
                 return
         if page * 100 >= (listing.get("totalItems") or 0):
             break
