@@ -56,7 +56,7 @@ def test_template_save_launch_rerun_edit_restore(logged_in_page, live_server):
     assert (second.template, second.request) == (template, first.request)
 
     # Edit it into version 2, then restore version 1 as version 3.
-    page.click(f"text=Template: Price check")
+    page.click("text=Template: Price check")
     page.click("#edit-template")
     page.fill("#id_task", "Compare the price of {{product}} in {{shop}}")
     page.click("#save-template")

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from django.db import connection
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils import timezone
+from django.utils.html import escape
 
 from tasks_ui.client import BrowserUseClient
 from tasks_ui.forms_sessions import SessionForm

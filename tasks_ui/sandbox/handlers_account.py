@@ -4,7 +4,7 @@ Each handler takes (origin, query, body, **path ids) with the inputs already val
 (status, JSON body). See `api.ROUTES` for which models they receive.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -14,16 +14,12 @@ from django.db.models import Sum
 from . import catalog, serializers, simulation
 from .models import SandboxTask
 from .schemas import ProfileListQuery, SkillListQuery
-from .validation import HttpError
+from .validation import HttpError, as_utc
 
 
 def _page(records: list[dict], query) -> dict:
     page, total = serializers.page_of(records, page_size=query.pageSize, page_number=query.pageNumber)
     return serializers.paged(page, page_size=query.pageSize, page_number=query.pageNumber, total=total)
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def list_profiles(origin, query: ProfileListQuery, body):
@@ -57,9 +53,9 @@ def list_skills(origin, query: SkillListQuery, body):
         if needle and needle not in skill["title"].lower() and needle not in skill["description"].lower():
             continue
         created = datetime.fromisoformat(skill["createdAt"])
-        if query.fromDate is not None and created < _as_utc(query.fromDate):
+        if query.fromDate is not None and created < as_utc(query.fromDate):
             continue
-        if query.toDate is not None and created > _as_utc(query.toDate):
+        if query.toDate is not None and created > as_utc(query.toDate):
             continue
         found.append(skill)
     return 200, _page(found, query)

@@ -4,7 +4,6 @@ Each handler takes (origin, query, body, **path ids) with the inputs already val
 (status, JSON body). See `api.ROUTES` for which models they receive.
 """
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 from django.db import transaction
@@ -14,7 +13,7 @@ from . import serializers, simulation
 from .handlers_sessions import check_capacity, check_profile, get_session_or_404
 from .models import SandboxSession, SandboxTask
 from .schemas import CreateTaskRequest, TaskListQuery, TaskUpdateAction, UpdateTaskRequest
-from .validation import HttpError
+from .validation import HttpError, as_utc
 
 SESSION_STOPPED_MESSAGE = "Browser session is stopped. Please start a new session and try again."
 SESSION_BUSY_MESSAGE = "Agent session already has a running task. Please wait for it to finish or stop it manually."
@@ -25,10 +24,6 @@ def get_task_or_404(task_id: UUID) -> SandboxTask:
     if task is None:
         raise HttpError(404, "Task not found")
     return simulation.advance(task)
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def create_task(origin, query, body: CreateTaskRequest):
@@ -59,9 +54,9 @@ def list_tasks(origin, query: TaskListQuery, body):
     if query.sessionId:
         tasks = tasks.filter(session_id=query.sessionId)
     if query.after:
-        tasks = tasks.filter(created_at__gte=_as_utc(query.after))
+        tasks = tasks.filter(created_at__gte=as_utc(query.after))
     if query.before:
-        tasks = tasks.filter(created_at__lte=_as_utc(query.before))
+        tasks = tasks.filter(created_at__lte=as_utc(query.before))
     # Bring open tasks up to date first, so that filterBy matches their current status.
     for task in tasks.exclude(status__in=simulation.TERMINAL_STATUSES):
         simulation.advance(task)

@@ -6,6 +6,7 @@ do the same, so a request with a malformed id and an invalid body gets both erro
 """
 
 import json
+from datetime import UTC, datetime
 from uuid import UUID
 
 import pydantic
@@ -78,3 +79,13 @@ def parse_body(model: type[pydantic.BaseModel], data, *, required: bool) -> pyda
         return model.model_validate(data)
     except pydantic.ValidationError as error:
         raise ValidationFailed(error_items(error, "body"))
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return `value` in UTC: PostgreSQL rejects offsets beyond ±15:59, which pydantic accepts up to ±23:59."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return aware.astimezone(UTC)
+    except OverflowError:
+        # The offset moved the time past year 1 or 9999; the nearest representable instant compares the same.
+        return datetime.min.replace(tzinfo=UTC) if aware.year < 5000 else datetime.max.replace(tzinfo=UTC)

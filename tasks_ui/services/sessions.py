@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from tasks_ui import client as api
 from tasks_ui.forms import PROXY_DEFAULT, PROXY_NONE
-from tasks_ui.models import TERMINAL_STATUSES, BrowserSession, Run, Team
+from tasks_ui.models import BrowserSession, Run, Team
 from tasks_ui.selectors import sessions as selectors
 from tasks_ui.services.audit import audit
 from tasks_ui.services.teams import client_for_team

@@ -19,8 +19,8 @@ from tasks_ui.imports import compose_form_from_json
 from tasks_ui.models import Membership, Run
 from tasks_ui.payloads import build_task_request, form_field_for_error_location, form_initial_from_request, mask_secrets
 from tasks_ui.selectors import runs as selectors
-from tasks_ui.services import runs as services
 from tasks_ui.services import account as account_services
+from tasks_ui.services import runs as services
 from tasks_ui.services import sessions as session_services
 from tasks_ui.services.teams import membership_for_user
 
