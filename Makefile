@@ -29,11 +29,14 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# Serves the dashboard and, beside it, one background worker for batches; Ctrl-C stops both.
 run: install
 	$(PY) manage.py migrate --no-input
 	@$(PY) manage.py ensure_login
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (sandbox mode unless BROWSER_USE_API_KEY is set)"
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@$(PY) manage.py db_worker --no-reload -v 0 & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Runs background work (batches, schedules); start one or more next to the web server.
 worker: install
