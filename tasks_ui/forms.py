@@ -90,6 +90,14 @@ def validate_domain_pattern(value: str) -> str:
     return pattern
 
 
+def check_screen_size(form: forms.Form, data: dict) -> None:
+    """Add an error to `form` when only one of `screen_width` and `screen_height` is set: the API needs both or neither."""
+    width, height = data.get("screen_width"), data.get("screen_height")
+    if (width is None) != (height is None) and "screen_width" not in form.errors and "screen_height" not in form.errors:
+        missing = "screen_height" if height is None else "screen_width"
+        form.add_error(missing, "Set both the screen width and height, or neither.")
+
+
 class ProxyCountryField(forms.ChoiceField):
     def validate(self, value):
         if value.lower() == "gb":
@@ -325,10 +333,7 @@ class TaskForm(forms.Form):
     def clean(self):
         data = super().clean()
 
-        width, height = data.get("screen_width"), data.get("screen_height")
-        if (width is None) != (height is None) and "screen_width" not in self.errors and "screen_height" not in self.errors:
-            missing = "screen_height" if height is None else "screen_width"
-            self.add_error(missing, "Set both the screen width and height, or neither.")
+        check_screen_size(self, data)
 
         if data.get("session_id"):
             used = [name for name in self.SESSION_SETTINGS_FIELDS if data.get(name)]

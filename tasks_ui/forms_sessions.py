@@ -3,7 +3,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .forms import PROXY_CHOICES, ProxyCountryField
+from .forms import PROXY_CHOICES, ProxyCountryField, check_screen_size
 
 # Fields of the custom proxy; any of them set means a custom proxy is wanted.
 CUSTOM_PROXY_FIELDS = ("proxy_host", "proxy_port", "proxy_username", "proxy_password", "proxy_ignore_cert_errors")
@@ -62,10 +62,7 @@ class SessionForm(forms.Form):
     def clean(self):
         data = super().clean()
 
-        width, height = data.get("screen_width"), data.get("screen_height")
-        if (width is None) != (height is None) and "screen_width" not in self.errors and "screen_height" not in self.errors:
-            missing = "screen_height" if height is None else "screen_width"
-            self.add_error(missing, "Set both the screen width and height, or neither.")
+        check_screen_size(self, data)
 
         if self.wants_custom_proxy:
             if not (data.get("proxy_host") or "").strip() and "proxy_host" not in self.errors:
