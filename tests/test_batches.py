@@ -129,7 +129,7 @@ def test_csv_row_with_wrong_cell_count():
     parsed = services.parse_csv(b"city,site\nParis\nRome,x,y\nOslo,z\n")
 
     assert [problem for _, _, problem in parsed.rows] == [
-        "This row has 1 cells but the header has 2 columns; check for a missing or extra separator.",
+        "This row has 1 cell but the header has 2 columns; check for a missing or extra separator.",
         "This row has 3 cells but the header has 2 columns; check for a missing or extra separator.",
         "",
     ]
@@ -197,7 +197,7 @@ def test_invalid_rows_marked_with_reason(team, alice):
         1: (BatchRow.QUEUED, ""),
         2: (BatchRow.INVALID, "Enter a value for “city”; it is required and has no default."),
         3: (BatchRow.INVALID, "“not a url” is not a valid URL for “site”; use a form like https://example.com/page."),
-        4: (BatchRow.INVALID, "This row has 1 cells but the header has 2 columns; check for a missing or extra separator."),
+        4: (BatchRow.INVALID, "This row has 1 cell but the header has 2 columns; check for a missing or extra separator."),
     }
 
 

@@ -62,7 +62,7 @@ def test_launch_stores_ids_and_masked_request(team, alice):
     assert run.request == {
         "task": TASK,
         "maxSteps": 20,
-        "metadata": {"campaign": "winter"},
+        "metadata": {"campaign": "winter", "dashboardRunId": str(run.pk)},
         "secrets": {"example.com": SECRET_MASK},
     }
     assert "hunter2" not in json.dumps(run.request)

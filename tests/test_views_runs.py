@@ -131,7 +131,11 @@ def test_compose_launch_redirects_to_run(alice_client):
     run = Run.objects.get()
     assert response.status_code == 302
     assert response.url == reverse("tasks_ui:run-detail", args=[run.pk])
-    assert run.request == {"task": "Open example.com and report the page title", "maxSteps": 30}
+    assert run.request == {
+        "task": "Open example.com and report the page title",
+        "maxSteps": 30,
+        "metadata": {"dashboardRunId": str(run.pk)},
+    }
     assert run.task_id is not None
     page = alice_client.get(response.url)
     assert "Task launched" in page.content.decode()

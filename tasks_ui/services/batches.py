@@ -151,7 +151,10 @@ def _row(number: int, columns: list[str], cells: list[str]) -> tuple[int, dict, 
 
 
 def _cell_count_problem(cells: int, columns: int) -> str:
-    return f"This row has {cells} cells but the header has {columns} columns; check for a missing or extra separator."
+    return (
+        f"This row has {cells} cell{'s' if cells != 1 else ''} but the header has {columns} column{'s' if columns != 1 else ''}; "
+        "check for a missing or extra separator."
+    )
 
 
 def formula_warnings(values: dict, columns: list[str]) -> list[str]:

@@ -137,14 +137,18 @@ def run_record(*, team: Team, user, body: dict, secrets: dict[str, str], templat
     A caller that must tie its own record to the run in the same transaction, such as a batch row
     claimed by the worker, calls the two halves itself.
     """
+    run_id = uuid.uuid4()
+    # The stored request is the body exactly as sent, run id included, with the credentials masked.
+    sent = with_run_id({**body, **({"secrets": secrets} if secrets else {})}, str(run_id))
     return Run.objects.create(
+        id=run_id,
         team=team,
         launched_by=user,
         template=template,
         template_name=template.name if template else "",
         task_text=body["task"],
         llm=body.get("llm") or "browser-use-2.0",
-        request=mask_secrets({**body, **({"secrets": secrets} if secrets else {})}),
+        request=mask_secrets(sent),
         status=LAUNCHING,
     )
 
@@ -203,6 +207,9 @@ def _apply_task_view(run: Run, view: dict, *, full: bool) -> None:
         "poll_failures": 0,
         "error": "",
     }
+    # Task and list views carry the start time; the lighter status view does not.
+    if "startedAt" in view:
+        fields["started_at"] = _parse_time(view.get("startedAt"))
     if full:
         fields.update(
             snapshot=view,

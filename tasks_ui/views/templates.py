@@ -335,5 +335,11 @@ def run_again(request: HtmxHttpRequest, run_id):
             return redirect("tasks_ui:run-detail", run_id=new_run.pk)
 
     shown = {key: value for key, value in run.request.items()}
+    # The old run's own id is replaced by a new one at launch, so the preview leaves it out.
+    metadata = {k: v for k, v in (shown.get("metadata") or {}).items() if k != RUN_ID_METADATA_KEY}
+    if metadata:
+        shown["metadata"] = metadata
+    else:
+        shown.pop("metadata", None)
     context["preview"] = services.preview_json({k: v for k, v in shown.items() if k != "secrets"}, shown.get("secrets"))
     return render(request, "tasks_ui/template_run_again.html", context)
