@@ -174,7 +174,7 @@ STORAGES = {
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Security. Production turns on HTTPS-only cookies and HSTS; behind a TLS-terminating proxy set
-# SECURE_PROXY_SSL_HEADER_NAME (usually HTTP_X_FORWARDED_PROTO) so Django sees the original scheme.
+# SECURE_PROXY_SSL_HEADER_NAME (usually HTTP_X_FORWARDED_PROTO) so that Django gets the original scheme.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -224,7 +224,7 @@ STATUS_REFRESH_SECONDS = env.float("STATUS_REFRESH_SECONDS", default=2.0)
 SANDBOX_API_KEY = "bu_sandbox"
 # Seconds the sandbox takes per simulated agent step.
 SANDBOX_STEP_SECONDS = env.float("SANDBOX_STEP_SECONDS", default=1.5)
-# Active sessions the sandbox allows at once before it answers the API's capacity 429.
+# Active sessions the sandbox allows at once before it returns the capacity 429.
 SANDBOX_CONCURRENT_SESSION_LIMIT = env.int("SANDBOX_CONCURRENT_SESSION_LIMIT", default=25)
 
 # Batches: the worker takes one step per batch every BATCH_TICK_SECONDS, makes at most

@@ -228,7 +228,7 @@ def test_mapping_change_checks_rows_again(team, alice):
 
 @pytest.mark.django_db(transaction=True)
 def test_batch_of_200_with_429s_and_lost_answers(fast_batches, client, team, alice):
-    """200 rows, five concurrent sessions, capacity and rate 429s and lost answers: 200 tasks, no duplicates."""
+    """200 rows, five concurrent sessions, capacity and rate 429s and lost responses: 200 tasks, no duplicates."""
     template = make_template(
         team, alice, {"task": "Look up {{city}}", "structuredOutput": SCHEMA, "maxSteps": 5}, [variable("city")]
     )

@@ -18,7 +18,7 @@ from .conftest import compose_data, wait_until
 pytestmark = pytest.mark.django_db
 
 SECRET = "hunter2-failure-secret"
-# Faults whose answer says nothing about whether the request was carried out.
+# Faults whose response does not tell whether the request was carried out.
 UNKNOWN_OUTCOME = ["500", "502_json", "502_html", "timeout", "disconnect", "malformed", "lost"]
 # Faults that reject the request, with the words the user must read.
 REJECTIONS = {
@@ -112,7 +112,7 @@ def test_launch_unknown_outcome_is_reconciled(kind, alice_client):
 
     run.refresh_from_db()
     if kind == "lost":
-        # The task was created before its answer was lost: it is found by the run id, never launched twice.
+        # The task was created before its response was lost, so it is found by the run id and never launched twice.
         assert run.task_id is not None
         assert run.status in ("created", "started", "finished")
         assert SandboxTask.objects.count() == 1
