@@ -199,7 +199,7 @@ if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?", BROWSER_USE_LIVE_VIEW_ORIG
         f"without a path, not {BROWSER_USE_LIVE_VIEW_ORIGIN!r}."
     )
 
-# Scripts and styles come from this origin only; step screenshots of the real API are served from its
+# Scripts and styles come from this origin only. Step screenshots of the real API are served from its
 # storage host, so images may come from any HTTPS origin.
 SECURE_CSP = {
     "default-src": [CSP.SELF],

@@ -309,7 +309,7 @@ class TaskForm(forms.Form):
             if not line.strip():
                 continue
             try:
-                pattern = validate_domain_pattern(line)
+                pattern = self.clean_domain_line(line.strip())
             except ValidationError as error:
                 errors.extend(error.messages)
                 continue
@@ -318,6 +318,10 @@ class TaskForm(forms.Form):
         if errors:
             raise ValidationError(errors)
         return patterns
+
+    def clean_domain_line(self, line: str) -> str:
+        """Return one allowed-domains line as the API takes it; forms that allow placeholders override this."""
+        return validate_domain_pattern(line)
 
     def clean_skill_ids(self):
         ids = []

@@ -67,30 +67,16 @@ class TemplateTaskForm(TaskForm):
             help_text="The page the agent opens first. May hold variables, such as https://{{shop}}/search.",
         )
 
-    def clean_allowed_domains(self):
-        patterns, errors = [], []
-        for line in self.cleaned_data["allowed_domains"].splitlines():
-            line = line.strip()
-            if not line:
-                continue
-            if PLACEHOLDER.search(line):
-                try:
-                    validate_domain_pattern(_with_samples(line))
-                except ValidationError as error:
-                    errors.extend(message.replace(_with_samples(line), line) for message in error.messages)
-                    continue
-                pattern = line
-            else:
-                try:
-                    pattern = validate_domain_pattern(line)
-                except ValidationError as error:
-                    errors.extend(error.messages)
-                    continue
-            if pattern not in patterns:
-                patterns.append(pattern)
-        if errors:
-            raise ValidationError(errors)
-        return patterns
+    def clean_domain_line(self, line: str) -> str:
+        """Check the parts of a line around its placeholders, which are kept for substitution at launch."""
+        if not PLACEHOLDER.search(line):
+            return validate_domain_pattern(line)
+        sample = _with_samples(line)
+        try:
+            validate_domain_pattern(sample)
+        except ValidationError as error:
+            raise ValidationError([message.replace(sample, line) for message in error.messages]) from error
+        return line
 
     def clean(self):
         data = super().clean()

@@ -132,7 +132,15 @@ def form_initial_from_request(body: dict) -> tuple[dict, dict[str, str]]:
     session = body.get("sessionSettings") or {}
     proxy = session.get("proxyCountryCode", PROXY_DEFAULT) if "proxyCountryCode" in session else PROXY_DEFAULT
     vision = body.get("vision", True)
+    if vision == "auto":
+        vision_choice = "auto"
+    else:
+        vision_choice = "true" if vision is True else "false"
     skill_ids = body.get("skillIds") or []
+    if skill_ids == ["*"]:
+        skills_mode = SKILLS_ALL
+    else:
+        skills_mode = SKILLS_SELECTED if skill_ids else "none"
     initial = {
         "task": body.get("task", ""),
         "llm": body.get("llm", DEFAULT_LLM),
@@ -145,7 +153,7 @@ def form_initial_from_request(body: dict) -> tuple[dict, dict[str, str]]:
         "screen_width": session.get("browserScreenWidth"),
         "screen_height": session.get("browserScreenHeight"),
         "enable_recording": bool(session.get("enableRecording")),
-        "vision": "auto" if vision == "auto" else ("true" if vision is True else "false"),
+        "vision": vision_choice,
         "thinking": bool(body.get("thinking")),
         "thinking_level": body.get("thinkingLevel") or "",
         "flash_mode": bool(body.get("flashMode")),
@@ -156,7 +164,7 @@ def form_initial_from_request(body: dict) -> tuple[dict, dict[str, str]]:
         "judge": bool(body.get("judge")),
         "judge_ground_truth": body.get("judgeGroundTruth") or "",
         "judge_llm": body.get("judgeLlm") or "",
-        "skills_mode": SKILLS_ALL if skill_ids == ["*"] else (SKILLS_SELECTED if skill_ids else "none"),
+        "skills_mode": skills_mode,
         "skill_ids": "" if skill_ids == ["*"] else "\n".join(skill_ids),
     }
     metadata = {k: v for k, v in (body.get("metadata") or {}).items() if k != RUN_ID_METADATA_KEY}

@@ -22,8 +22,8 @@ CHROMIUM_ARGS = [
 ]
 PASSWORD = "a-long-test-password-1"
 
-# Playwright's sync API keeps an event loop in the test thread, which makes Django's ORM refuse to
-# run there; test bodies still run strictly in sequence, so the check is switched off for the suite.
+# Playwright's sync API keeps an event loop in the test thread, so Django's ORM would reject calls there.
+# Test bodies still run strictly in sequence, so the check is switched off for the suite.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 @pytest.fixture(scope="session", autouse=True)

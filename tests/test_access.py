@@ -79,7 +79,7 @@ def test_outsider_gets_404_for_everything(acme, oscar, client):
     checked = 0
     for pattern in _patterns():
         url = _url(pattern, acme)
-        # Whoever holds an invitation link may join by design, so the outsider does not post it.
+        # Anyone with an invitation link may join by design, so the outsider does not post it.
         methods = (client.get,) if pattern.name == "invitation" else (client.get, client.post)
         for method in methods:
             response = method(url)

@@ -247,7 +247,7 @@ def test_batch_of_200_with_429s_and_lost_answers(fast_batches, client, team, ali
     assert rows.count() == 200
     assert [row.status for row in rows if row.status != BatchRow.LAUNCHED] == []
     assert {row.run.status for row in rows} == {"finished"}
-    # Each 429 cost its row one more attempt; the three lost answers were found, not launched again.
+    # Each 429 cost its row one more attempt; the three lost responses were found, not launched again.
     assert sum(row.attempts for row in rows) == 200 + 3
     assert SandboxTask.objects.count() == 200
     run_ids = [task.request["metadata"][RUN_ID_METADATA_KEY] for task in SandboxTask.objects.all()]

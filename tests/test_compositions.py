@@ -6,7 +6,7 @@ JSON Schema.
 Schemas of examples that define a Pydantic model are written as Pydantic 2's `model_json_schema()`
 prints them, which is how the official SDK (browser_use_sdk 3.12.1, v2 client) sends a model as
 `structuredOutput`. Examples that ask for free text or a bare value got a small schema written here,
-and their entry says so. Sources are files of the browser-use/browser-use repository or pages of
+and their entry notes it. Sources are files of the browser-use/browser-use repository or pages of
 docs.browser-use.com, as stored when these tests were written.
 """
 

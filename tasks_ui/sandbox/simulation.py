@@ -1,4 +1,4 @@
-"""How a simulated task runs: it starts shortly after it is created, takes one step every
+"""Progress of a simulated task: it starts shortly after it is created, takes one step every
 SANDBOX_STEP_SECONDS and finishes after its planned steps or at maxSteps, whichever comes first.
 
 State advances lazily: each read brings a task up to the current time and saves what changed, so the

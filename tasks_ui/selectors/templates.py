@@ -11,7 +11,7 @@ TEMPLATE_RUNS_PAGE_SIZE = 25
 
 
 def visible_templates(*, team: Team, user) -> QuerySet[TaskTemplate]:
-    """The team's shared templates and the user's personal ones."""
+    """Return the team's shared templates and the user's personal ones."""
     return TaskTemplate.objects.filter(team=team).filter(Q(shared=True) | Q(owner=user))
 
 

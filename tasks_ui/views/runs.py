@@ -63,12 +63,21 @@ def history(request: HtmxHttpRequest):
         "mine": mine,
         "launcher_id": launcher_id,
         "launchers": [] if request.htmx else selectors.team_launchers(team=membership.team),
-        "filter_query": "mine=1" if mine else (f"by={launcher_id}" if launcher_id else ""),
+        "filter_query": _filter_query(mine, launcher_id),
         "polling": any(not run.is_settled for run in page),
         "membership": membership,
     }
     template = "tasks_ui/history.html#run-list" if request.htmx else "tasks_ui/history.html"
     return render(request, template, context)
+
+
+def _filter_query(mine: bool, launcher_id: int | None) -> str:
+    """Return the history filter as a query string, for the pager's links."""
+    if mine:
+        return "mine=1"
+    if launcher_id:
+        return f"by={launcher_id}"
+    return ""
 
 
 def _int_or_none(value) -> int | None:
@@ -108,7 +117,7 @@ def _apply_launch_error(form: ComposeForm, error: api.ApiError, team=None) -> No
         form.capacity_full = True
         return
     if isinstance(error, api.ApiBadRequest) and form.task.cleaned_data.get("session_id"):
-        # The API answers 400 when the chosen session has stopped or is still running a task.
+        # The API returns 400 when the chosen session has stopped or is still running a task.
         form.add_error("session_id", session_services.launch_error_message(error))
         return
     if not isinstance(error, api.ApiValidationError) or not error.errors:
